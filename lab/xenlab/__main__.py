@@ -1,0 +1,3 @@
+from xenlab.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,22 @@
+"""Where the lab keeps things, and its defaults. Every path can be moved with an environment variable."""
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+IMAGE_RECIPE = REPO / "lab" / "image"
+STATE_ROOT = Path(os.environ.get("XENLAB_STATE", REPO / ".lab"))
+CACHE = Path(os.environ.get("XENLAB_CACHE", Path.home() / ".cache" / "xenfleet-lab"))
+IMAGES = CACHE / "images"
+MAIN_INVENTORY = REPO / "inventories" / "lab" / "hosts.yml"
+
+DISTROS = ("bookworm", "trixie")
+DISTRO_VERSIONS = {"bookworm": "12", "trixie": "13"}
+
+# Sizes: LAB-NOTES measured Xen + dom0 + small guests in 2 GiB with -smp 1 on a 2-core machine.
+MEMORY_MB = int(os.environ.get("XENLAB_MEMORY_MB", "2048"))
+CPUS = int(os.environ.get("XENLAB_CPUS", "1"))
+DATA_DISK_GB = 16
+PRIVATE_NET = "192.168.250"  # hosts are .11, .12, ... on the private inter-host network
+MAX_HOSTS = 8
+
+BOOT_TIMEOUT = int(os.environ.get("XENLAB_BOOT_TIMEOUT", "420"))
