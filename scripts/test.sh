@@ -32,8 +32,8 @@ lint() {
 }
 molecule_scenario() {
   # show the lab's boot progress live while molecule creates hosts
-  mkdir -p .lab; : >> .lab/xenlab.log
-  tail -n0 -F .lab/xenlab.log 2>/dev/null & local tailpid=$!
+  mkdir -p .lab; : >> ".lab/molecule-$1.log"
+  tail -n0 -F ".lab/molecule-$1.log" 2>/dev/null & local tailpid=$!
   molecule test -s "$1"; local rc=$?
   kill "$tailpid" 2>/dev/null; wait "$tailpid" 2>/dev/null
   return $rc

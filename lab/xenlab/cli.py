@@ -21,16 +21,20 @@ from .errors import LabError
 from .lab import Lab
 
 
-def log(msg):
-    """Progress goes to stdout and to .lab/xenlab.log (which scripts/test.sh shows live during molecule)."""
-    line = f"[xenlab {time.strftime('%H:%M:%S')}] {msg}"
-    print(line, flush=True)
-    try:
-        config.STATE_ROOT.mkdir(parents=True, exist_ok=True)
-        with open(config.STATE_ROOT / "xenlab.log", "a") as f:
-            f.write(line + "\n")
-    except OSError:
-        pass
+def make_log(lab_name):
+    """Progress goes to stdout and to .lab/<lab>.log (which scripts/test.sh shows live during molecule)."""
+
+    def log(msg):
+        line = f"[xenlab {time.strftime('%H:%M:%S')}] {msg}"
+        print(line, flush=True)
+        try:
+            config.STATE_ROOT.mkdir(parents=True, exist_ok=True)
+            with open(config.STATE_ROOT / f"{lab_name}.log", "a") as f:
+                f.write(line + "\n")
+        except OSError:
+            pass
+
+    return log
 
 
 def parser():
@@ -63,7 +67,12 @@ def parser():
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    lab = Lab(args.lab, log=log)
+    log = make_log(args.lab)
+    try:
+        lab = Lab(args.lab, log=log)
+    except LabError as exc:
+        print(f"xenlab: error: {exc}", file=sys.stderr)
+        return 2
     try:
         if args.command == "up":
             names = args.names.split(",") if args.names else [f"xen{i + 1}" for i in range(args.hosts)]
