@@ -3,7 +3,7 @@
 # The lab stays up afterwards so that you can look around: `.venv/bin/xenlab status`, `.venv/bin/xenlab ssh xen1`;
 # stop it with `.venv/bin/xenlab down`. Rerunning this reuses a running lab (site.yml is idempotent).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 say() { printf '\n[main %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 t0=$(date +%s)
 

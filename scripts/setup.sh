@@ -2,14 +2,14 @@
 # Set up everything xenfleet and its lab need on a Debian 12 machine, as root. Idempotent and quick when
 # nothing changed: apt packages, the Python virtualenv (.venv, pinned by requirements.txt), lab images.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 say() { printf '[setup %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
 [ "$(id -u)" = 0 ] || { echo "setup: run as root (the lab uses debootstrap and loop-free image builds as root)" >&2; exit 1; }
 
 # Debian packages: QEMU (TCG) and firmware, image building, SSH, and a busybox for the tiny test guests.
 apt_pkgs=(qemu-system-x86 qemu-utils seabios ipxe-qemu debootstrap e2fsprogs fdisk openssh-client rsync
-          python3 python3-venv python3-dev gcc git busybox-static cpio gzip ca-certificates)
+          python3 python3-venv python3-dev gcc git busybox-static cpio gzip ca-certificates shellcheck)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -4,7 +4,7 @@
 #   scripts/test.sh unit lint       only some stages: unit sanity lint molecule
 #   XENFLEET_SCENARIOS="lab-smoke" scripts/test.sh molecule
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 say() { printf '\n[test %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
 ./scripts/setup.sh || exit 1

@@ -34,7 +34,7 @@ HEADER = (
     '# Syntax: xl.cfg(5).\n'
 )
 
-KEY_RE = re.compile(r'^[a-z][._0-9a-z]*$')
+KEY_RE = re.compile(r'^[a-z][._0-9a-z]*\Z')
 
 # Keys written first, in this order; every other key follows in alphabetical order.
 KEY_ORDER = (
@@ -128,7 +128,7 @@ def _tokenize(text, source):
                 reason = 'lexical error (this looks like Python, not xl.cfg)'
             else:
                 reason = 'lexical error'
-            raise XlCfgSyntaxError(reason, lineno, source, bad[:40])
+            raise XlCfgSyntaxError(reason, lineno, source, bad[:40].replace('\r', '\\r'))
         kind = m.lastgroup
         tok_text = m.group(kind)
         if kind == 'ws':
@@ -215,6 +215,8 @@ class _Parser(object):
                 sep = self.next()
                 if sep.kind == ']':
                     return items
+                if sep.kind == 'eof':
+                    self.error('the list opened on line %d is not closed with "]"' % tok.lineno, sep)
                 if sep.kind != ',':
                     self.error('expected "," or "]" in a list', sep)
                 self.skip_newlines()
@@ -328,7 +330,7 @@ def parse_disk_spec(spec):
     Keys: ``target``, ``format``, ``vdev``, ``access`` (``rw``/``ro``), ``devtype`` and any
     other ``key=value`` given; bare flags (``discard``...) map to True.  ``target=`` takes
     the rest of the string, as in libxlu.  Deprecated ``phy:``/``file:``/``raw:`` prefixes are
-    accepted (``raw:`` etc. set the format).
+    accepted: ``raw:``/``qcow2:``/``vhd:`` set ``format``, the others are kept as ``legacy_prefix``.
     """
     if not isinstance(spec, str):
         raise XlValidationError('a disk spec must be a string, got %r' % (spec,))
@@ -345,7 +347,7 @@ def parse_disk_spec(spec):
         if not sep:
             rest = ''
         if '=' in item:
-            key, _, value = item.partition('=')
+            key, dummy, value = item.partition('=')
             key = key.strip()
             if key not in DISK_KEYS:
                 raise XlValidationError('disk spec %r: unknown parameter %r' % (spec, key))
@@ -366,9 +368,11 @@ def parse_disk_spec(spec):
             prefix, path = m.groups()
             if prefix in _DISK_FORMATS:
                 result['format'] = prefix
-                filled.append('format')
+            else:
+                result['legacy_prefix'] = prefix
+            # As in libxlu: after a deprecated prefix the next positional value is the vdev.
+            filled += ['target', 'format']
             result['target'] = path
-            filled.append('target')
             continue
         slot = next((p for p in positional if p not in filled), None)
         if slot is None:
@@ -399,10 +403,13 @@ def render_disk_spec(disk):
     Named parameters in a fixed order, flags after them and ``target=`` last (it may contain
     commas).  ``parse_disk_spec(render_disk_spec(d)) == d`` for a dict of known keys.
     """
-    unknown = [k for k in disk if k not in DISK_KEYS + DISK_FLAGS + ('target',)]
+    unknown = [k for k in disk if k not in DISK_KEYS + DISK_FLAGS + ('target', 'legacy_prefix')]
     if unknown:
         raise XlValidationError('disk: unknown parameters %s' % ', '.join(sorted(unknown)))
     parts = []
+    if disk.get('legacy_prefix'):
+        raise XlValidationError('disk: the deprecated %s: prefix is not written; drop legacy_prefix'
+                                % disk['legacy_prefix'])
     for key in DISK_KEYS:
         value = disk.get(key)
         if value is None:
@@ -461,7 +468,7 @@ def render_vif_spec(vif):
             continue
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
-        if not re.match(r'^[a-z][a-z0-9_]*$', key):
+        if not re.match(r'^[a-z][a-z0-9_]*\Z', key):
             raise XlValidationError('vif: invalid key %r' % (key,))
         if not isinstance(value, str) or ',' in value or '\n' in value or value != value.strip():
             raise XlValidationError('vif: %s must be a string without "," or surrounding blanks (got %r)'

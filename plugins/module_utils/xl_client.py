@@ -23,9 +23,11 @@ from ansible_collections.xenfleet.xen.plugins.module_utils import xl_argv
 from ansible_collections.xenfleet.xen.plugins.module_utils import xl_parse
 from ansible_collections.xenfleet.xen.plugins.module_utils.xl_errors import (
     XenNotAvailableError,
+    XlCommandError,
     XlDomainNotFoundError,
     XlTimeoutError,
     XlValidationError,
+    TIMEOUT_RCS,
     classify_failure,
 )
 from ansible_collections.xenfleet.xen.plugins.module_utils.xl_waiter import Waiter
@@ -70,13 +72,17 @@ class XlRunner(object):
         self.history = []
 
     def build(self, args, timeout=None):
-        """The full argv: ``[timeout -k 10 T] xl ARGS``."""
+        """The full argv: ``[timeout -k 10 T] xl ARGS``.
+
+        ``timeout`` None means the runner's default; 0 means no deadline.  Without coreutils
+        timeout(1) on the host, xl runs without a deadline.
+        """
         if timeout is None:
             timeout = self.default_timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+            raise XlValidationError('timeout must be a number of seconds >= 0, got %r' % (timeout,))
         argv = [self.xl_path] + list(args)
         if timeout and self.timeout_path:
-            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-                raise XlValidationError('timeout must be a positive number of seconds, got %r' % (timeout,))
             argv = [self.timeout_path, '-k', str(KILL_AFTER), _seconds(timeout)] + argv
         return argv
 
@@ -90,9 +96,17 @@ class XlRunner(object):
         result = XlResult(argv, rc, out or '', err or '', self.clock() - start)
         self.history.append(result)
         if check and rc != 0:
-            timed_out = bool(self.timeout_path) and argv[0] == self.timeout_path and rc in (124, 137)
+            timed_out = bool(self.timeout_path) and argv[0] == self.timeout_path and rc in TIMEOUT_RCS
             raise classify_failure(argv, rc, result.stdout, result.stderr, timed_out=timed_out)
         return result
+
+
+def _is_gone(row):
+    return row is None
+
+
+def _is_down(row):
+    return row is None or row['state'] in ('shutdown', 'crashed')
 
 
 def _seconds(timeout):
@@ -204,20 +218,26 @@ class XlClient(object):
     def create(self, cfg_path, paused=False, timeout=None):
         return self.run(xl_argv.create(cfg_path, paused=paused), timeout=timeout)
 
-    def shutdown(self, name, wait=True, timeout=60, acpi_fallback=False, interval=1.0):
-        """Ask the guest to shut down; with ``wait``, poll until the domain is gone.
+    def shutdown(self, name, wait=True, timeout=60, acpi_fallback=False, interval=1.0, until='gone'):
+        """Ask the guest to shut down; with ``wait``, poll ``xl list NAME`` until it is done.
 
-        Returns the seconds waited.  Raises XlTimeoutError when the domain is still there after
-        ``timeout`` seconds (the caller may then destroy it).  A domain that stays in the
-        ``shutdown`` state (``on_poweroff = "preserve"``) counts as gone.
+        ``until='gone'`` (default) waits until the domain no longer exists, which is when a new
+        domain of that name can be created; ``until='shutdown'`` also accepts a domain left in the
+        shutdown or crashed state (``on_poweroff = "preserve"``).  Returns the seconds waited.
+        Raises XlTimeoutError after ``timeout`` seconds (the caller may then destroy the domain);
+        its ``details['last']`` is the last ``xl list`` row seen.
         """
+        if until not in ('gone', 'shutdown'):
+            raise XlValidationError("until must be 'gone' or 'shutdown', got %r" % (until,))
         self.run(xl_argv.shutdown(name, acpi_fallback=acpi_fallback))
         if not wait:
             return 0.0
-        _, elapsed = self.waiter.until(
-            lambda: self.state(name),
-            lambda row: row is None or row['state'] in ('shutdown', 'crashed'),
-            timeout=timeout, interval=interval,
+        if until == 'gone':
+            done = _is_gone
+        else:
+            done = _is_down
+        dummy, elapsed = self.waiter.until(
+            lambda: self.state(name), done, timeout=timeout, interval=interval,
             what='domain %s to shut down' % name)
         return elapsed
 
@@ -229,8 +249,8 @@ class XlClient(object):
         self.run(xl_argv.destroy(name))
         if not wait:
             return 0.0
-        _, elapsed = self.waiter.until(
-            lambda: self.state(name), lambda row: row is None,
+        dummy, elapsed = self.waiter.until(
+            lambda: self.state(name), _is_gone,
             timeout=timeout, interval=interval, what='domain %s to be destroyed' % name)
         return elapsed
 
@@ -270,9 +290,12 @@ class XlClient(object):
         scheduler = scheduler or self.scheduler()
         if weight is not None or cap is not None:
             self.run(xl_argv.sched_set(name, scheduler, weight=weight, cap=cap))
-        rows = xl_parse.parse_sched(self.run(xl_argv.sched_get(name, scheduler)).stdout)
+        result = self.run(xl_argv.sched_get(name, scheduler))
+        rows = xl_parse.parse_sched(result.stdout)
         if not rows:
-            raise XlDomainNotFoundError('xl sched-%s printed no row for %s' % (scheduler, name))
+            raise XlCommandError('xl sched-%s printed no row for %s: is %s the scheduler of its CPU pool?'
+                                 % (scheduler, name, scheduler), argv=result.argv, rc=result.rc,
+                                 stdout=result.stdout, stderr=result.stderr)
         return rows[0]
 
     def migrate(self, name, host=None, ssh_command=None, receiver_command=None, paused=False,

@@ -131,6 +131,12 @@ class XlConfigError(XlCommandError):
     summary = 'the domain configuration was refused'
 
 
+class XlDeviceError(XlCommandError):
+    """A virtual device could not be attached: a hotplug script failed (e.g. the bridge is missing)."""
+
+    summary = 'a virtual device could not be attached (hotplug script failed)'
+
+
 class XlLockError(XlCommandError):
     """Another xl holds a lock (``/var/lock/xl`` or a domain's userdata lock)."""
 
@@ -216,6 +222,10 @@ FAILURE_TABLE = (
     (XlOutOfMemoryError, re.compile(r'Cannot allocate memory')),
     (XlOutOfMemoryError, re.compile(r"can't allocate low memory for domain")),
     (XlOutOfMemoryError, re.compile(r'insufficient memory|not enough memory', re.I)),
+    # Devices: hotplug scripts (vif-bridge, block) failed; libxl then tears the domain down.
+    (XlDeviceError, re.compile(r'Could not find bridge device')),
+    (XlDeviceError, re.compile(r'device_hotplug_child_death_cb: script:')),
+    (XlDeviceError, re.compile(r'unable to add \w+ devices')),
     # Configuration: libxlu syntax errors, xl_parse.c value errors, unreadable files.
     (XlConfigError, re.compile(r'config parsing error near')),
     (XlConfigError, re.compile(r'^Failed to parse config', re.M)),

@@ -316,10 +316,12 @@ def domain_config_facts(entry):
         'vcpu_hard_affinity': b_info.get('vcpu_hard_affinity'),
         'disks': [_disk_summary(d) for d in config.get('disks') or []],
         'vifs': [_nic_summary(n) for n in config.get('nics') or []],
-        'on_poweroff': config.get('on_poweroff'),
-        'on_reboot': config.get('on_reboot'),
-        'on_watchdog': config.get('on_watchdog'),
-        'on_crash': config.get('on_crash'),
+        # libxl leaves out of the JSON every field at its default; the default action is "destroy"
+        # (init_val of libxl_action_on_shutdown in libxl_types.idl).
+        'on_poweroff': config.get('on_poweroff', 'destroy'),
+        'on_reboot': config.get('on_reboot', 'destroy'),
+        'on_watchdog': config.get('on_watchdog', 'destroy'),
+        'on_crash': config.get('on_crash', 'destroy'),
     }
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.xenfleet.xen.plugins.module_utils.xl_errors import XenNotAvailableError
+from ansible_collections.xenfleet.xen.plugins.module_utils.xl_errors import XenNotAvailableError, XlDomainNotFoundError
 
+#: Prefix of every file path the service reads (the unit tests point it at a temporary directory).
+ROOT = '/'
 XEN_CONFIG_DIR = '/etc/xen'
 XEN_AUTO_DIR = '/etc/xen/auto'
 
@@ -31,9 +33,9 @@ class XenHostService(object):
     ``client_factory()`` returns an XlClient or raises XenNotAvailableError (no xl binary).
     """
 
-    def __init__(self, client_factory, root='/', config_dir=XEN_CONFIG_DIR, auto_dir=XEN_AUTO_DIR):
+    def __init__(self, client_factory, root=None, config_dir=XEN_CONFIG_DIR, auto_dir=XEN_AUTO_DIR):
         self.client_factory = client_factory
-        self.root = root
+        self.root = ROOT if root is None else root
         self.config_dir = config_dir
         self.auto_dir = auto_dir
         self._client = None
@@ -146,7 +148,10 @@ class XenHostService(object):
         if name is not None:
             one = client.domain(name)
             rows = [one] if one is not None else []
-            uptimes = client.uptime(name) if rows else {}
+            try:
+                uptimes = client.uptime(name) if rows else {}
+            except XlDomainNotFoundError:  # gone between the two commands
+                rows, uptimes = [], {}
         else:
             states = client.list_states()
             configs = {c['domid']: c for c in client.list_domains()}

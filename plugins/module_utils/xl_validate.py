@@ -19,22 +19,22 @@ from ansible_collections.xenfleet.xen.plugins.module_utils.xl_errors import XlVa
 # xl resolves an all-digit argument as a domain *id* (libxl_domain_qualifier_to_domid), so an
 # all-digit name could never be addressed by name: it is refused.  The name is also used as
 # /etc/xen/<name>.cfg, hence no '/' and no leading '.'.
-DOMAIN_NAME_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$')
+DOMAIN_NAME_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z')
 
-_MEM_RE = re.compile(r'^\s*(\d+)\s*([kKmMgGtT]?)(?:[iI]?[bB])?\s*$')
+_MEM_RE = re.compile(r'^\s*(\d+)\s*([kKmMgGtT]?)(?:[iI]?[bB])?\s*\Z')
 _MEM_FACTOR_KIB = {'k': 1, 'm': 1024, 'g': 1024 ** 2, 't': 1024 ** 3}
 
 # A cpulist as parse_cpurange() in xl_utils.c takes it: "all", or comma-separated items,
 # each an optional '^' (exclude), an optional "node:"/"nodes:" prefix and N or N-M.
 _CPU_ITEM = r'\^?(?:nodes?:)?\d+(?:-\d+)?'
-CPULIST_RE = re.compile(r'^(?:all|%s(?:,%s)*)$' % (_CPU_ITEM, _CPU_ITEM))
+CPULIST_RE = re.compile(r'^(?:all|%s(?:,%s)*)\Z' % (_CPU_ITEM, _CPU_ITEM))
 
 _HOSTNAME_RE = re.compile(
     r'^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
-    r'(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$')
-_IPV6_RE = re.compile(r'^\[?[0-9A-Fa-f:.]{2,45}\]?$')
-_USER_RE = re.compile(r'^[a-z_][a-z0-9_.-]{0,31}$')
-MAC_RE = re.compile(r'^[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}$')
+    r'(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?\Z')
+_IPV6_RE = re.compile(r'^\[?[0-9A-Fa-f:.]{2,45}\]?\Z')
+_USER_RE = re.compile(r'^[a-z_][a-z0-9_.-]{0,31}\Z')
+MAC_RE = re.compile(r'^[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}\Z')
 
 
 def domain_name(name, what='domain name'):

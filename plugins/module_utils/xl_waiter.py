@@ -45,4 +45,3 @@ class Waiter(object):
             if now >= deadline:
                 raise XlTimeoutError('timed out after %gs waiting for %s' % (timeout, what), last=value)
             self.sleep(max(0.0, min(interval, deadline - now)))
-

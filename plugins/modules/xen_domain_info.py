@@ -17,7 +17,7 @@ description:
     C(xl uptime); the config file is C(/etc/xen/<name>.cfg) and autostart is an entry in C(/etc/xen/auto).
   - A domain that does not exist is not an error, the result is an empty RV(domains) list.
 author:
-  - xenfleet developers
+  - xenfleet developers (@xenfleet)
 options:
   name:
     description:

@@ -18,7 +18,7 @@ description:
     hypervisor) is not an error. The module then returns RV(is_xen=false) and a RV(reason).
   - Runs C(xl info) and C(xl list Domain-0) with argument lists, never through a shell.
 author:
-  - xenfleet developers
+  - xenfleet developers (@xenfleet)
 options:
   timeout:
     description:
@@ -88,7 +88,7 @@ xen_version:
   description: The Xen version.
   returned: when RV(is_xen) is true
   type: str
-  sample: "4.17.5"
+  sample: "4.17.7"
 xen_major:
   description: The Xen major version.
   returned: when RV(is_xen) is true
@@ -103,19 +103,19 @@ xen_extra:
   description: The rest of the Xen version string, after major and minor.
   returned: when RV(is_xen) is true
   type: str
-  sample: ".5"
+  sample: ".7"
 xen_caps:
   description: The guest ABIs Xen supports (C(xen_caps) of C(xl info)).
   returned: when RV(is_xen) is true
   type: list
   elements: str
-  sample: ["xen-3.0-x86_64", "hvm-3.0-x86_32", "hvm-3.0-x86_64"]
+  sample: ["xen-3.0-x86_64", "hvm-3.0-x86_32", "hvm-3.0-x86_32p", "hvm-3.0-x86_64"]
 virt_caps:
   description: The virtualization features of the host (C(virt_caps) of C(xl info)).
   returned: when RV(is_xen) is true
   type: list
   elements: str
-  sample: ["pv", "hvm", "hap", "shadow"]
+  sample: ["pv", "hvm", "hap", "gnttab-v1", "gnttab-v2"]
 capabilities:
   description: The guest types and paging modes the host can run, decoded from RV(virt_caps).
   returned: when RV(is_xen) is true
@@ -139,7 +139,7 @@ capabilities:
     iommu:
       description: Device pass-through with an IOMMU is available.
       type: bool
-  sample: {"pv": true, "hvm": true, "pvh": true, "hap": true, "shadow": true, "iommu": false}
+  sample: {"pv": true, "hvm": true, "pvh": true, "hap": true, "shadow": false, "iommu": false}
 scheduler:
   description: The Xen scheduler of the default CPU pool.
   returned: when RV(is_xen) is true
@@ -149,12 +149,12 @@ xen_commandline:
   description: The Xen command line.
   returned: when RV(is_xen) is true
   type: str
-  sample: "placeholder dom0_mem=1024M,max:1024M console=com1 com1=115200,8n1"
+  sample: "placeholder dom0_mem=1024M,max:1024M dom0_max_vcpus=1 console=com1 com1=115200,8n1"
 nr_cpus:
   description: The number of physical CPUs.
   returned: when RV(is_xen) is true
   type: int
-  sample: 2
+  sample: 1
 nr_nodes:
   description: The number of NUMA nodes.
   returned: when RV(is_xen) is true
@@ -164,7 +164,7 @@ cores_per_socket:
   description: CPU cores per socket.
   returned: when RV(is_xen) is true
   type: int
-  sample: 2
+  sample: 1
 threads_per_core:
   description: CPU threads per core.
   returned: when RV(is_xen) is true
@@ -174,7 +174,7 @@ cpu_mhz:
   description: The CPU frequency, as C(xl info) prints it.
   returned: when RV(is_xen) is true
   type: str
-  sample: "2994.374"
+  sample: "2100.000"
 free_cpus:
   description: Physical CPUs in no CPU pool.
   returned: when RV(is_xen) is true
@@ -189,7 +189,7 @@ free_memory_mib:
   description: The memory Xen can still give to new domains, in MiB.
   returned: when RV(is_xen) is true
   type: int
-  sample: 891
+  sample: 1000
 hostname:
   description: The host name of Domain-0.
   returned: when RV(is_xen) is true
@@ -199,7 +199,7 @@ dom0_kernel:
   description: The Linux release of Domain-0.
   returned: when RV(is_xen) is true
   type: str
-  sample: 6.1.0-28-amd64
+  sample: 6.1.0-56-amd64
 dom0:
   description: Domain-0's memory and vCPUs, as running and as set on the Xen command line.
   returned: when RV(is_xen) is true
@@ -224,7 +224,7 @@ dom0:
       description: The C(dom0_max_vcpus=) option of the Xen command line, if given.
       type: str
   sample: {"memory_mib": 1024, "vcpus": 1, "dom0_mem": "1024M,max:1024M", "dom0_mem_target_mib": 1024,
-           "dom0_mem_max_mib": 1024, "dom0_max_vcpus": null}
+           "dom0_mem_max_mib": 1024, "dom0_max_vcpus": "1"}
 info:
   description: Every key of C(xl info) as printed, values as strings.
   returned: when RV(is_xen) is true
