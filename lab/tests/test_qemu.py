@@ -46,12 +46,11 @@ def test_identity_is_derived_from_position(index, lab_id, mgmt, priv, addr):
     assert (h.mgmt_mac, h.private_mac, h.private_address) == (mgmt, priv, addr)
 
 
-def test_private_network_is_per_lab(files):
-    a = qemu.qemu_argv(make_host(lab_id=30, private_port=41030), files)
-    b = qemu.qemu_argv(make_host(lab_id=31, private_port=41031), files)
+def test_private_network_goes_through_the_labs_switch(files):
+    a = qemu.qemu_argv(make_host(index=2, private_port=43000), files)
     net = [x for x in a if x.startswith("socket,id=priv")][0]
-    assert net == "socket,id=priv,mcast=230.0.30.1:41030,localaddr=127.0.0.1"
-    assert net not in b
+    # sends to the switch's port for host 2, receives on its own port 50 higher
+    assert net == "socket,id=priv,udp=127.0.0.1:43002,localaddr=127.0.0.1:43052"
 
 
 def test_disks_are_copy_on_write_and_separate(files):

@@ -1,14 +1,17 @@
 """A lab: N hosts that share one private network. `up`, `down`, `status`; state in .lab/<lab>/state.json."""
 import json
+import os
 import re
 import shlex
+import signal
+import sys
 import shutil
 import subprocess
 import time
 import zlib
 from pathlib import Path
 
-from . import config, image, qemu
+from . import config, hub, image, qemu
 from .errors import LabError
 
 HOSTKEY_RE = re.compile(r"XENLAB-HOSTKEY (ssh-[a-z0-9-]+|ecdsa-[a-z0-9-]+) ([A-Za-z0-9+/=]+)")
@@ -54,9 +57,38 @@ class Lab:
         data = json.loads(self.state_file.read_text())
         return [qemu.Host(**h) for h in data["hosts"]]
 
-    def save(self, hosts):
+    def save(self, hosts, **extra):
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.state_file.write_text(json.dumps({"lab": self.name, "hosts": [h.to_dict() for h in hosts]}, indent=2))
+        data = json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
+        data.update(lab=self.name, hosts=[h.to_dict() for h in hosts], **extra)
+        self.state_file.write_text(json.dumps(data, indent=2))
+
+    def state(self, key, default=None):
+        if not self.state_file.exists():
+            return default
+        return json.loads(self.state_file.read_text()).get(key, default)
+
+    # ---- the private network's switch ----------------------------------------------------------------
+    @property
+    def switch_tag(self):
+        return f"xenlab-{self.name}-switch"
+
+    def start_switch(self, base, count):
+        log = open(self.dir / "switch.log", "ab")
+        proc = subprocess.Popen([sys.executable, "-m", "xenlab.hub", self.switch_tag, str(base),
+                                 str(base + hub.VM_OFFSET), str(count)],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                                cwd=str(Path(__file__).resolve().parents[1]))
+        time.sleep(0.5)
+        if proc.poll() is not None:
+            raise LabError(f"the private network's switch did not start: see {self.dir / 'switch.log'}",
+                           fix=f"UDP ports {base}-{base + hub.VM_OFFSET + count} on 127.0.0.1 must be free")
+        self.save(self.hosts(), switch_pid=proc.pid)
+
+    def stop_switch(self):
+        pid = self.state("switch_pid")
+        if pid and qemu.pid_has_tag(pid, self.switch_tag):
+            os.kill(pid, signal.SIGTERM)
 
     def files(self, host):
         return qemu.host_files(self.dir, host)
@@ -93,7 +125,7 @@ class Lab:
                             "-f", str(self.key)], check=True)
         pubkey = self.key.with_suffix(".pub").read_text()
         lab_id = self.lab_id()
-        private_port = 41000 + lab_id
+        private_port = 40000 + lab_id * 100
         ports = qemu.free_ports(len(names), start=int(22000 + lab_id * 10))
         hosts = [
             qemu.Host(name=n, index=i + 1, distro=distros[i % len(distros)], ssh_port=ports[i], lab=self.name,
@@ -102,6 +134,7 @@ class Lab:
         ]
         self.save(hosts)
         try:
+            self.start_switch(private_port, len(hosts))
             for h in hosts:
                 f = self.files(h)
                 qemu.create_disks(images[h.distro], f)
@@ -238,6 +271,7 @@ class Lab:
             stopped = qemu.stop(h)
             if not quiet:
                 self.log(f"{h.name}: {'stopped' if stopped else 'was not running'}")
+        self.stop_switch()
         if self.dir.exists():
             logs = self.dir.parent / "logs" / self.name
             logs.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import config
+from . import config, hub
 from .errors import LabError
 
 
@@ -21,7 +21,7 @@ class Host:
     ssh_port: int
     lab: str
     lab_id: int  # 0..255, decides MACs so that labs never share one
-    private_port: int  # the private network's multicast port (one per lab)
+    private_port: int  # the lab's private-network switch: its first UDP port (see hub.py)
     memory_mb: int = config.MEMORY_MB
     cpus: int = config.CPUS
     pid: int = 0
@@ -39,6 +39,11 @@ class Host:
     @property
     def private_address(self):
         return f"{config.PRIVATE_NET}.{10 + self.index}"
+
+    @property
+    def private_ports(self):
+        """(switch port this host sends to, local port this host's QEMU receives on)."""
+        return hub.port_pair(self.private_port, self.private_port + hub.VM_OFFSET, self.index)
 
     @property
     def qemu_name(self):
@@ -96,8 +101,8 @@ def qemu_argv(host, files, qemu="qemu-system-x86_64"):
         # management NIC: user-mode network, SSH forwarded to the lab machine's loopback only
         "-netdev", f"user,id=mgmt,hostfwd=tcp:127.0.0.1:{host.ssh_port}-:22",
         "-device", f"virtio-net-pci,netdev=mgmt,mac={host.mgmt_mac},addr=0x3",
-        # private inter-host network: a multicast socket on loopback shared by this lab's hosts only
-        "-netdev", f"socket,id=priv,mcast=230.0.{host.lab_id}.1:{host.private_port},localaddr=127.0.0.1",
+        # private inter-host network: this lab's own switch (hub.py) over UDP on loopback
+        "-netdev", "socket,id=priv,udp=127.0.0.1:{},localaddr=127.0.0.1:{}".format(*host.private_ports),
         "-device", f"virtio-net-pci,netdev=priv,mac={host.private_mac},addr=0x4",
         "-chardev", f"socket,id=ser0,path={files['console_sock']},server=on,wait=off,"
                     f"logfile={files['console']},logappend=on",
@@ -133,13 +138,18 @@ def start(host, files):
     return host.pid
 
 
-def is_ours(pid, host):
-    """True when PID is alive and is this host's QEMU (so that we never signal anyone else's process)."""
+def pid_has_tag(pid, tag):
+    """True when PID is alive and TAG is one of its arguments (so that we never signal anyone else's process)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return host.qemu_name.encode() in cmdline
+    return tag.encode() in cmdline
+
+
+def is_ours(pid, host):
+    """True when PID is alive and is this host's QEMU."""
+    return pid_has_tag(pid, host.qemu_name)
 
 
 def stop(host, timeout=15):
