@@ -23,13 +23,14 @@ MILESTONES = [  # (text seen on the serial console, what it means), in boot orde
     ("Xen version", "Xen"),
     ("XENLAB-FIRSTBOOT-DONE", "first boot done"),
 ]
-NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")  # host names: valid hostnames
+LAB_RE = re.compile(r"^[a-z][a-z0-9_-]{0,40}$")  # lab names: also molecule scenario names such as xen_domain
 
 
 class Lab:
     def __init__(self, name="main", state_root=None, log=print):
-        if not NAME_RE.match(name):
-            raise LabError(f"invalid lab name {name!r}", fix="use lower-case letters, digits and '-'")
+        if not LAB_RE.match(name):
+            raise LabError(f"invalid lab name {name!r}", fix="use lower-case letters, digits, '-' and '_'")
         self.name = name
         self.dir = Path(state_root or config.STATE_ROOT) / name
         self.log = log
@@ -292,7 +293,7 @@ class Lab:
             state = "stopped"
             if alive:
                 proc = self.ssh(h, ["sh", "-c", "uname -r; grep -q control_d /proc/xen/capabilities 2>/dev/null "
-                                    "&& xl info | sed -n 's/^xen_version *: //p' || true"], timeout=15, check=False)
+                                    "&& xl info | sed -n 's/^xen_version *: //p' || true"], timeout=40, check=False)
                 out = proc.stdout.split() if proc.returncode == 0 else []
                 state = ("Xen " + out[1] if len(out) > 1 else "Linux") + f" {out[0]}" if out else "no ssh"
             rows.append((h.name, h.distro, str(h.pid if alive else "-"), f"127.0.0.1:{h.ssh_port}",
