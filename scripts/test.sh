@@ -13,7 +13,7 @@ export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(unit sanity lint molecule)
-scenarios=${XENFLEET_SCENARIOS:-lab-smoke dom0}
+scenarios=${XENFLEET_SCENARIOS:-lab-smoke}
 
 passed=0 failed=0 results=()
 run_stage() {  # run_stage NAME COMMAND...

@@ -2,8 +2,9 @@
 # Run on a real lab dom0 to capture `xl` output for the unit-test fixtures (see tests/unit/.../fixtures).
 # usage: capture-xl.sh OUTDIR [PEER]   (expects /root/tiny.cpio.gz from lab/tinyguest/build.sh)
 #   PEER: the migration address of another lab dom0 whose migration trust accepts this host (the dom0 role):
-#   then a successful `xl migrate` (the guest stays on PEER afterwards: shut it down there) and a failed one
-#   (a guest bigger than PEER's free memory) are captured as well.
+#   then live migrations are captured too: a pv guest (fails when Xen has no shadow paging, as Debian 12's
+#   4.17.7: "Failed to enable logdirty"), a pvh guest (succeeds; it stays on PEER afterwards: shut it down
+#   there), and a pvh guest bigger than PEER's free memory (fails at the target, resumed here).
 set -u
 out=$1; peer=${2:-}; mkdir -p "$out"; cd "$out" || exit 1
 k=$(ls /boot/vmlinuz-* | sort -V | tail -1)
@@ -79,7 +80,7 @@ cap xl_shutdown_nowait xl shutdown capture-pv
 cap xl_list_shutting_down xl list capture-pv
 sleep 10
 cap xl_list_after_shutdown_nowait xl list capture-pv
-xl destroy capture-pv 2>/dev/null
+cap xl_destroy xl destroy capture-pv
 cap create_pv_again xl create /etc/xen/capture-pv.cfg
 sleep 8
 cap xl_shutdown_wait timeout 60 xl shutdown -w capture-pv
@@ -90,21 +91,32 @@ if [ -n "$peer" ]; then
   cap ssh_probe_unreachable ssh -o BatchMode=yes -o ConnectTimeout=5 -o UserKnownHostsFile=/dev/null "$peer" true
   cap create_pv_migrate xl create /etc/xen/capture-pv.cfg
   sleep 8
-  cap xl_migrate timeout 600 xl migrate capture-pv "$peer"
+  cap err_migrate_pv_nologdirty timeout 600 xl migrate capture-pv "$peer"
+  cap xl_list_after_pv_migrate xl list capture-pv
+  xl destroy capture-pv 2>/dev/null
+  # PVH under QEMU/TCG needs tsc_mode = "native" (LAB-NOTES); maxmem = memory (no populate-on-demand)
+  sed -e 's/capture-pv/capture-pvh/g' -e 's/^type = .*/type = "pvh"/' -e 's/^maxmem = .*/maxmem = 128/' \
+      -e 's/00:16:3e:00:00:01/00:16:3e:00:00:03/' /etc/xen/capture-pv.cfg > /etc/xen/capture-pvh.cfg
+  echo 'tsc_mode = "native"' >> /etc/xen/capture-pvh.cfg
+  cap create_pvh xl create /etc/xen/capture-pvh.cfg
+  sleep 8
+  cap xl_list_pvh xl list capture-pvh
+  cap xl_list_l_pvh xl list -l capture-pvh
+  cap xl_migrate timeout 600 xl migrate capture-pvh "$peer"
   cap xl_list_after_migrate xl list
-  # A guest bigger than the peer's free memory (the peer now holds capture-pv): the receiver cannot
+  # A guest bigger than the peer's free memory (the peer now holds capture-pvh): the receiver cannot
   # build it, the sender resumes it here
   free=$(xl info | sed -n 's/^free_memory *: //p')
   big=$((free - 48))
-  sed -e 's/capture-pv/capture-big/g' -e "s/^memory = .*/memory = $big/" -e "s/^maxmem = .*/maxmem = $big/" \
-      -e 's/^vif = .*/vif = [ "mac=00:16:3e:00:00:02" ]/' /etc/xen/capture-pv.cfg > /etc/xen/capture-big.cfg
+  sed -e 's/capture-pvh/capture-big/g' -e "s/^memory = .*/memory = $big/" -e "s/^maxmem = .*/maxmem = $big/" \
+      -e 's/00:16:3e:00:00:03/00:16:3e:00:00:02/' /etc/xen/capture-pvh.cfg > /etc/xen/capture-big.cfg
   cap create_big xl create /etc/xen/capture-big.cfg
   sleep 8
   cap err_migrate_nomem timeout 600 xl migrate capture-big "$peer"
   cap xl_list_after_failed_migrate xl list capture-big
   xl destroy capture-big 2>/dev/null
-  rm -f /etc/xen/capture-big.cfg
-  echo "note: capture-pv now runs on $peer: shut it down there" >&2
+  rm -f /etc/xen/capture-big.cfg /etc/xen/capture-pvh.cfg
+  echo "note: capture-pvh now runs on $peer: shut it down there" >&2
 fi
 rm -f /etc/xen/capture-pv.cfg
 ls

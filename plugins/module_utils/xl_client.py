@@ -203,6 +203,18 @@ class XlClient(object):
         facts.update(row)
         return facts
 
+    def domain_config(self, name):
+        """The configuration facts of one domain (``xl list -l NAME``, not merged), or None.
+
+        Unlike :meth:`domain`, ``memory_mib`` here is the balloon *target* libxl reports, not the
+        memory the domain holds right now (the two differ while a guest balloons).
+        """
+        try:
+            entries = xl_parse.parse_xl_list_long(self.run(xl_argv.list_domains(name, long=True)).stdout)
+        except XlDomainNotFoundError:
+            return None
+        return xl_parse.domain_config_facts(entries[0]) if entries else None
+
     def exists(self, name):
         return self.state(name) is not None
 
