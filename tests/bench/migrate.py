@@ -16,7 +16,7 @@ migration and the ratios of the medians:
 The goal is module / raw <= 1.1. Speed is checked here, by ratios measured side by side, not by timed tests.
 
 usage: python3 tests/bench/migrate.py -i INVENTORY [-i INVENTORY...] [--rounds N]
-example: .venv/bin/python tests/bench/migrate.py -i .lab/mods/inventory.yml --rounds 2
+example: .venv/bin/python tests/bench/migrate.py -i .lab/mods/inventory.yml --rounds 1
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def ratios(results):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('-i', '--inventory', action='append', required=True)
-    parser.add_argument('--rounds', type=int, default=2)
+    parser.add_argument('--rounds', type=int, default=1)
     parser.add_argument('--out', default='/tmp/xenfleet-bench-migrate.json')
     args = parser.parse_args(argv)
     playbook = [os.path.join(ROOT, '.venv', 'bin', 'ansible-playbook')]
