@@ -60,6 +60,7 @@ cap xl_vcpu_list_after_pin xl vcpu-list capture-pv
 cap xl_sched_credit2_set xl sched-credit2 -d capture-pv -w 512 -c 50
 cap xl_sched_credit2_after_set xl sched-credit2 -d capture-pv
 cap xl_list_l_after_set xl list -l capture-pv
+xl sched-credit2 -d capture-pv -w 256 -c 0  # back to the defaults for xl_sched_credit2_guest below
 cap xl_pause xl pause capture-pv
 cap xl_list_paused xl list capture-pv
 cap xl_unpause xl unpause capture-pv
@@ -89,6 +90,9 @@ if [ -n "$peer" ]; then
   # The migration trust: the peer's forced command refuses anything but xl migrate-receive
   cap ssh_probe_refused ssh -o BatchMode=yes -o ConnectTimeout=15 "$peer" true
   cap ssh_probe_unreachable ssh -o BatchMode=yes -o ConnectTimeout=5 -o UserKnownHostsFile=/dev/null "$peer" true
+  # ssh ends its messages with CRLF, which the repository does not take: keep the LF
+  tr -d '\r' < ssh_probe_unreachable.err > ssh_probe_unreachable.tmp && mv ssh_probe_unreachable.tmp ssh_probe_unreachable.err
+  sed -i 's/^\(ssh_probe_unreachable: .*\)$/\1 (CR of the CRLF line ends removed)/' README
   cap create_pv_migrate xl create /etc/xen/capture-pv.cfg
   sleep 8
   cap err_migrate_pv_nologdirty timeout 600 xl migrate capture-pv "$peer"

@@ -18,11 +18,13 @@ description:
     pre-checks comes from the target itself. Run this module there first with O(mode=probe) and
     C(delegate_to). It reports RV(target_facts): the Xen version, the free memory, whether a domain of that
     name exists, and whether the disk paths exist. Pass that to the migration as O(target_facts)."
-  - "On the source, the pre-checks are: the domain runs (or is paused) here; the target is reachable over the
-    migration trust (C(ssh ADDRESS true) must reach it and be refused by the role's forced command); the
-    domain's memory fits the target's free memory; the Xen versions are compatible (Ganeti's rule: same
-    major version, target minor version equal or one higher); no domain of that name exists on the
-    target; every disk path exists on the target. A failed pre-check changes nothing."
+  - "On the source, the pre-checks are: the domain runs (or is paused) here; Xen here can track the guest's
+    dirty pages (a pv guest needs shadow paging, and a Xen built without it, such as Debian 12's 4.17.7,
+    can only live-migrate pvh and hvm guests, which use HAP); the target is reachable over the migration
+    trust (C(ssh ADDRESS true) must reach it and be refused by the role's forced command); the domain's
+    memory fits the target's free memory; the Xen versions are compatible (Ganeti's rule: same major
+    version, target minor version equal or one higher); no domain of that name exists on the target;
+    every disk path exists on the target. A failed pre-check changes nothing."
   - Idempotent. When the domain is not on the source and O(target_facts) says it runs on the target,
     nothing is done.
   - "C(xl migrate) resumes the guest on the source when the target fails, for example when the target
