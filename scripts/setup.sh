@@ -38,10 +38,13 @@ if [ "${XENFLEET_SKIP_IMAGES:-0}" != 1 ]; then
   for d in ${XENFLEET_IMAGES:-bookworm trixie}; do
     .venv/bin/xenlab image build "$d" > ".venv/image-$d.log" 2>&1 & pids+=($!)
   done
-  # progress: the last line of each build log, every 20 s
+  # progress: the last line of each build log, every 20 s (a cached image answers at once: no line)
+  t=0
   while [ -n "$(jobs -rp)" ]; do
-    for d in ${XENFLEET_IMAGES:-bookworm trixie}; do say "lab image $d: $(tail -n1 ".venv/image-$d.log" 2>/dev/null)"; done
-    sleep 20
+    sleep 1; t=$((t + 1))
+    if [ $((t % 20)) = 0 ]; then
+      for d in ${XENFLEET_IMAGES:-bookworm trixie}; do say "lab image $d (${t} s): $(tail -n1 ".venv/image-$d.log" 2>/dev/null)"; done
+    fi
   done
   fail=0
   for pid in "${pids[@]}"; do wait "$pid" || fail=1; done

@@ -2,7 +2,9 @@
 # The tests: unit, sanity, lint, and molecule scenarios on the lab (real Xen under QEMU/TCG).
 #   scripts/test.sh                 everything (what CI runs)
 #   scripts/test.sh unit lint       only some stages: unit sanity lint molecule
-#   XENFLEET_SCENARIOS="lab-smoke" scripts/test.sh molecule
+#   XENFLEET_SCENARIOS="lab-smoke xen_domain" scripts/test.sh molecule
+# The default scenario is dom0: bare Debian 12 + 13 lab hosts -> Xen hosts through site.yml, idempotence,
+# testinfra on real Xen (the full end-to-end run). It is the longest part (about 30 min alone on 2 cores).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 say() { printf '\n[test %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
@@ -13,7 +15,7 @@ export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(unit sanity lint molecule)
-scenarios=${XENFLEET_SCENARIOS:-lab-smoke}
+scenarios=${XENFLEET_SCENARIOS:-dom0}
 
 passed=0 failed=0 results=()
 run_stage() {  # run_stage NAME COMMAND...
