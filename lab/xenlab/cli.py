@@ -1,11 +1,13 @@
 """xenlab: boot, inspect and tear down the lab of emulated bare x86 hosts.
 
   xenlab up --hosts 2 --distro bookworm,trixie    boot hosts (images are built and cached on first use)
+  xenlab up --distro bookworm-xen                  ... from a Xen-ready image (the roles' packages pre-installed)
   xenlab status                                    hosts, PIDs, ports, and whether they run Xen
   xenlab console xen1 [--follow]                   the serial console log (GRUB, Xen, Linux)
   xenlab ssh xen1 [-- command]                     a root shell or command on a host
   xenlab down                                      stop every QEMU of the lab and remove its state
-  xenlab image build [bookworm|trixie|all]         build (or reuse) cached images
+  xenlab image build [IMAGE[,IMAGE]|all]           build (or reuse) cached images: bookworm, trixie,
+                                                   bookworm-xen, trixie-xen (all: every one of them)
   xenlab molecule-instances                        the instance config molecule's create playbook records
 """
 import argparse
@@ -46,7 +48,8 @@ def parser():
     up.add_argument("--hosts", type=int, default=2, help="number of hosts (1-8, default 2)")
     up.add_argument("--names", help="comma-separated host names (default xen1..xenN)")
     up.add_argument("--distro", default="bookworm",
-                    help="comma-separated distributions, given to the hosts in turn (bookworm, trixie)")
+                    help="comma-separated images, given to the hosts in turn: bookworm, trixie, or their "
+                         "Xen-ready flavours bookworm-xen, trixie-xen (Xen and Domain-0's packages pre-installed)")
     up.add_argument("--memory", type=int, default=config.MEMORY_MB, help="MiB per host (default %(default)s)")
     up.add_argument("--cpus", type=int, default=config.CPUS, help="vCPUs per host (default %(default)s)")
     up.add_argument("--timeout", type=int, default=config.BOOT_TIMEOUT, help="seconds until SSH must answer")
@@ -102,7 +105,7 @@ def main(argv=None):
                 del argv[i - 1:i + 1]  # interactive: allow a terminal
             return subprocess.call(argv)
         elif args.command == "image":
-            distros = config.DISTROS if args.distro == "all" else [args.distro]
+            distros = config.IMAGE_NAMES if args.distro == "all" else args.distro.split(",")
             for d in distros:
                 if args.action == "build":
                     image.ensure_image(d, log=log)

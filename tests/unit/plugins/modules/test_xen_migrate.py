@@ -132,6 +132,26 @@ def test_failed_prechecks_touch_nothing(monkeypatch, tmp_path, kw, failing):
     assert FakeProcess.started == []
 
 
+@pytest.mark.parametrize('source, target, reason', [
+    ('xen-4.17', 'xen-4.20', 'version: target Xen 4.20 is more than one minor release newer than source 4.17'),
+    ('xen-4.20', 'xen-4.17', 'version: target Xen 4.17 is older than source 4.20'),
+])
+def test_xen_versions_of_the_two_debian_releases_are_refused(monkeypatch, tmp_path, source, target, reason):
+    """Debian 12 (Xen 4.17) and Debian 13 (Xen 4.20), as their `xl info` reports them on the lab, fail
+    Ganeti's rule both ways: refused before xl migrate runs, unless check_version=false."""
+    args = {'name': NAME, 'target': TARGET, 'target_facts': version_facts(target)}
+    result, failed, dummy = run(monkeypatch, xen_migrate.main, args, source_table(source), tmp_path,
+                                other={SSH_PROBE: REFUSED})
+    assert failed and 'was not touched' in result['msg'] and reason in result['msg'], result['msg']
+    assert [c['ok'] for c in result['checks'] if c['name'] == 'version'] == [False]
+    assert FakeProcess.started == []
+    args['check_version'] = False
+    result, failed, dummy = run(monkeypatch, xen_migrate.main, args, source_table(source), tmp_path,
+                                other={SSH_PROBE: REFUSED}, check_mode=True)
+    assert not failed and result['changed'], result
+    assert [c['detail'] for c in result['checks'] if c['name'] == 'version'][0].startswith('not enforced')
+
+
 def test_an_unreachable_target_is_refused(monkeypatch, tmp_path):
     args = {'name': NAME, 'target': TARGET, 'target_facts': target_facts()}
     result, failed, dummy = run(monkeypatch, xen_migrate.main, args, source_table('xen-4.17'), tmp_path,

@@ -1,0 +1,444 @@
+# -*- coding: utf-8 -*-
+# Copyright: xenfleet developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""xenfleet_guest.py: the Domain-0 side of the role xenfleet.xen.guests (disks, never domains).
+
+Installed in /usr/local/lib/xenfleet by the role and run by it as ``python3 xenfleet_guest.py COMMAND ...``,
+with argument lists. Every command prints one JSON
+object on stdout ({"changed": ..., ...}) and exits 0, or prints the error on stderr and exits non-zero.
+It manages guest DISKS (LVM thin volumes) only: domains are the job of the module xenfleet.xen.xen_domain.
+
+  survey --vg VG                      the volume group's logical volumes with their tags, and /etc/xen/*.cfg
+  lock NAME TOKEN LEASE               take the guest's lease lock (exit 3 while another run holds it)
+  unlock NAME TOKEN                   give it back (only the holder's token does)
+  import --vg --pool --lv --image --sha256 --size-mib --kernel-dir
+                                      a template: check the image's sha256, write it into a new thin volume
+                                      (sparse), copy its kernel and initrd out for direct boot, tag it
+  clone --vg --template-lv --disk --size-mib --firstboot FILE
+                                      a guest disk: thin snapshot of the template, grown, first-boot files
+                                      written into it before its first boot, then tagged ready
+  scratch --vg --pool --disk --size-mib --suite --mirror --packages --builder --firstboot FILE [--kernel-dir]
+                                      a guest disk built from nothing with debootstrap (no template)
+  remove-disk --vg --disk             remove a guest disk (refused while it is open)
+
+Locks: every volume operation holds an flock on /run/lock/xenfleet/<volume>.lock, so two runs never build
+the same volume twice; "lock" is a lease (a token with an expiry) that the role holds across several
+Ansible tasks (disk, config, start), so that two runs provisioning the same guest end with one domain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import fcntl
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+LOCK_DIR = '/run/lock/xenfleet'
+TAG_TEMPLATE = 'xf_template'
+TAG_GUEST = 'xf_guest'
+TAG_READY = 'xf_ready'
+NAME_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,126}\Z')
+TOKEN_RE = re.compile(r'^[A-Za-z0-9_.:-]{1,128}\Z')
+
+
+class Failure(Exception):
+    pass
+
+
+def log(msg):
+    sys.stderr.write('[xenfleet-guest %s] %s\n' % (time.strftime('%H:%M:%S'), msg))
+    sys.stderr.flush()
+
+
+def run(argv, check=True, **kw):
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False,
+                          **kw)
+    if check and proc.returncode != 0:
+        raise Failure('%s failed (rc=%d): %s' % (' '.join(argv), proc.returncode, (proc.stderr or proc.stdout).strip()))
+    return proc
+
+
+def name(value, what):
+    if not NAME_RE.match(value or ''):
+        raise Failure('invalid %s %r' % (what, value))
+    return value
+
+
+class FileLock(object):
+    """An exclusive flock on LOCK_DIR/<key>.lock, for the time of a with block."""
+
+    def __init__(self, key):
+        os.makedirs(LOCK_DIR, mode=0o755, exist_ok=True)
+        self.path = os.path.join(LOCK_DIR, key + '.lock')
+        self.fd = None
+
+    def __enter__(self):
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+
+
+# ---- LVM ------------------------------------------------------------------------------------------------
+
+def lvs(vg):
+    proc = run(['lvs', '--reportformat', 'json', '--units', 'm', '--nosuffix', '--options',
+                'lv_name,lv_tags,lv_size,lv_attr,origin,pool_lv', vg], check=False)
+    if proc.returncode != 0:
+        if 'not found' in proc.stderr or 'does not exist' in proc.stderr:
+            return None
+        raise Failure('lvs %s failed: %s' % (vg, proc.stderr.strip()))
+    out = {}
+    for row in json.loads(proc.stdout)['report'][0]['lv']:
+        out[row['lv_name']] = {
+            'tags': [t for t in row['lv_tags'].split(',') if t],
+            'size_mib': int(float(row['lv_size'])),
+            'attr': row['lv_attr'],
+            'open': len(row['lv_attr']) > 5 and row['lv_attr'][5] == 'o',
+            'origin': row['origin'] or None,
+            'pool': row['pool_lv'] or None,
+        }
+    return out
+
+
+def lv(vg, lv_name):
+    return (lvs(vg) or {}).get(lv_name)
+
+
+def device(vg, lv_name):
+    return '/dev/%s/%s' % (vg, lv_name)
+
+
+def lvremove(vg, lv_name):
+    info = lv(vg, lv_name)
+    if info is None:
+        return False
+    if info['open']:
+        raise Failure('%s is open (in use by a running domain or mounted): not removing it' % device(vg, lv_name))
+    run(['lvremove', '--yes', '%s/%s' % (vg, lv_name)])
+    return True
+
+
+class Mounted(object):
+    """Mount a device on a temporary directory for the time of a with block."""
+
+    def __init__(self, dev, options=None):
+        self.dev = dev
+        self.options = options
+        self.dir = None
+
+    def __enter__(self):
+        self.dir = tempfile.mkdtemp(prefix='xenfleet-mnt.')
+        argv = ['mount'] + (['-o', self.options] if self.options else []) + [self.dev, self.dir]
+        run(argv)
+        return self.dir
+
+    def __exit__(self, *exc):
+        run(['umount', self.dir], check=False)
+        if os.path.ismount(self.dir):
+            run(['umount', '-l', self.dir], check=False)
+        os.rmdir(self.dir)
+
+
+# ---- first-boot files -------------------------------------------------------------------------------------
+
+def safe_parent(root, path, create):
+    """The real parent directory of PATH inside ROOT, refusing symlinks on the way (no escape from ROOT)."""
+    if not path.startswith('/') or '/../' in path + '/' or '/./' in path + '/':
+        raise Failure('first-boot path %r must be absolute and normalised' % path)
+    parts = [p for p in path.split('/') if p][:-1]
+    current = root
+    for part in parts:
+        current = os.path.join(current, part)
+        if os.path.islink(current):
+            raise Failure('first-boot path %r goes through a symlink (%s): refused' % (path, current[len(root):]))
+        if not os.path.isdir(current):
+            if not create:
+                raise Failure('no directory %s in the guest' % current[len(root):])
+            os.mkdir(current, 0o755)
+    return current
+
+
+def apply_firstboot(root, spec):
+    """Write the guest's identity into its root file system (mounted at ROOT) before its first boot."""
+    written = []
+    for d in spec.get('directories', []):
+        parent = safe_parent(root, d['path'].rstrip('/') + '/x', create=True)
+        os.chmod(parent, int(str(d.get('mode', '0755')), 8))
+        os.chown(parent, int(d.get('owner', 0)), int(d.get('group', 0)))
+    for item in spec.get('files', []):
+        parent = safe_parent(root, item['path'], create=True)
+        target = os.path.join(parent, os.path.basename(item['path']))
+        if os.path.islink(target):
+            os.unlink(target)
+        mode = int(str(item.get('mode', '0644')), 8)
+        tmp = target + '.xenfleet-tmp'
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+        with os.fdopen(fd, 'w') as f:
+            f.write(item['content'])
+        os.chmod(tmp, mode)
+        os.chown(tmp, int(item.get('owner', 0)), int(item.get('group', 0)))
+        os.rename(tmp, target)
+        written.append(item['path'])
+    if spec.get('machine_id', True):
+        # A new identity for systemd (and the DHCP client); LAB-NOTES: remove the dbus copy too
+        with open(os.path.join(safe_parent(root, '/etc/machine-id', create=False), 'machine-id'), 'w') as f:
+            f.write(uuid.uuid4().hex + '\n')
+        dbus = os.path.join(root, 'var/lib/dbus/machine-id')
+        if os.path.lexists(dbus):
+            os.unlink(dbus)
+        written.append('/etc/machine-id')
+    return written
+
+
+def load_spec(path):
+    with open(path) as f:
+        spec = json.load(f)
+    if not isinstance(spec, dict):
+        raise Failure('%s: the first-boot spec must be a JSON object' % path)
+    return spec
+
+
+def copy_kernel(root, kernel_dir):
+    """Copy the guest's /vmlinuz and /initrd.img (links to the newest kernel) to KERNEL_DIR, for direct boot."""
+    os.makedirs(kernel_dir, mode=0o755, exist_ok=True)
+    out = {}
+    for link in ('vmlinuz', 'initrd.img'):
+        path = os.path.join(root, link)
+        for hop in range(8):  # follow links inside the guest's tree, never the host's
+            if not os.path.islink(path):
+                break
+            if hop == 7:
+                raise Failure('/%s: too many links' % link)
+            target = os.readlink(path)
+            path = os.path.join(root, target.lstrip('/')) if target.startswith('/') else \
+                os.path.join(os.path.dirname(path), target)
+        if not os.path.isfile(path):
+            raise Failure('the guest has no /%s' % link)
+        shutil.copyfile(path, os.path.join(kernel_dir, link + '.tmp'))
+        os.rename(os.path.join(kernel_dir, link + '.tmp'), os.path.join(kernel_dir, link))
+        out[link] = os.path.basename(path)
+    return out
+
+
+# ---- commands ---------------------------------------------------------------------------------------------
+
+def cmd_survey(args):
+    configs = sorted(f[:-4] for f in os.listdir('/etc/xen') if f.endswith('.cfg')) if os.path.isdir('/etc/xen') else []
+    found = lvs(args.vg)
+    return {'changed': False, 'vg': args.vg, 'vg_exists': found is not None, 'lvs': found or {}, 'configs': configs}
+
+
+def _lease_path(guest):
+    return os.path.join(LOCK_DIR, 'lease-%s.json' % guest)
+
+
+def cmd_lock(args):
+    guest, token = name(args.name, 'guest name'), args.token
+    if not TOKEN_RE.match(token):
+        raise Failure('invalid token')
+    now = time.time()
+    with FileLock('leases'):
+        path = _lease_path(guest)
+        try:
+            with open(path) as f:
+                held = json.load(f)
+        except (IOError, OSError, ValueError):
+            held = None
+        if held and held.get('token') != token and held.get('expires', 0) > now:
+            print(json.dumps({'changed': False, 'acquired': False, 'holder': held.get('token'),
+                              'expires_in': int(held['expires'] - now)}))
+            return 3
+        with open(path + '.tmp', 'w') as f:
+            json.dump({'token': token, 'expires': now + args.lease, 'pid': os.getppid()}, f)
+        os.rename(path + '.tmp', path)
+    return {'changed': False, 'acquired': True, 'renewed': bool(held and held.get('token') == token)}
+
+
+def cmd_unlock(args):
+    guest = name(args.name, 'guest name')
+    with FileLock('leases'):
+        path = _lease_path(guest)
+        try:
+            with open(path) as f:
+                held = json.load(f)
+        except (IOError, OSError, ValueError):
+            return {'changed': False, 'released': False}
+        if held.get('token') != args.token:
+            return {'changed': False, 'released': False, 'holder': held.get('token')}
+        os.unlink(path)
+    return {'changed': False, 'released': True}
+
+
+def cmd_import(args):
+    vg, pool, lv_name = name(args.vg, 'volume group'), name(args.pool, 'thin pool'), name(args.lv, 'volume')
+    t0 = time.time()
+    with FileLock(lv_name):
+        info = lv(vg, lv_name)
+        if info is not None and TAG_TEMPLATE in info['tags'] and os.path.isfile(os.path.join(args.kernel_dir, 'vmlinuz')):
+            return {'changed': False, 'lv': lv_name}
+        if info is not None:
+            log('%s exists but was not finished: removing it and starting again' % lv_name)
+            lvremove(vg, lv_name)
+        log('checking the sha256 of %s' % args.image)
+        got = run(['sha256sum', args.image]).stdout.split()[0]
+        if got != args.sha256:
+            raise Failure('%s: sha256 %s, expected %s: the copy is damaged, remove it and run again'
+                          % (args.image, got, args.sha256))
+        run(['lvcreate', '--yes', '--type', 'thin', '--virtualsize', '%dM' % args.size_mib, '--thinpool', pool,
+             '--name', lv_name, vg])
+        dev = device(vg, lv_name)
+        log('writing the template into %s (sparse)' % dev)
+        zstd = subprocess.Popen(['zstd', '-q', '-d', '-c', args.image], stdout=subprocess.PIPE)
+        dd = subprocess.run(['dd', 'of=' + dev, 'bs=1M', 'conv=sparse,fsync', 'status=none'], stdin=zstd.stdout,
+                            stderr=subprocess.PIPE, universal_newlines=True, check=False)
+        zstd.stdout.close()
+        if zstd.wait() != 0 or dd.returncode != 0:
+            raise Failure('writing %s into %s failed: %s' % (args.image, dev, dd.stderr.strip()))
+        with Mounted(dev, 'ro,noload') as root:
+            kernel = copy_kernel(root, args.kernel_dir)
+        run(['lvchange', '--addtag', TAG_TEMPLATE, '%s/%s' % (vg, lv_name)])
+    return {'changed': True, 'lv': lv_name, 'kernel': kernel, 'seconds': round(time.time() - t0, 1)}
+
+
+def _finish_disk(vg, disk, size_mib, spec_path, kernel_dir=None):
+    dev = device(vg, disk)
+    spec = load_spec(spec_path)
+    with Mounted(dev) as root:
+        # grow the file system to the volume, online
+        run(['resize2fs', dev])
+        written = apply_firstboot(root, spec)
+        kernel = copy_kernel(root, kernel_dir) if kernel_dir else None
+    run(['lvchange', '--addtag', TAG_READY, '%s/%s' % (vg, disk)])
+    return written, kernel
+
+
+def _reset_unfinished(vg, disk):
+    info = lv(vg, disk)
+    if info is not None and TAG_READY in info['tags']:
+        return True
+    if info is not None:
+        log('%s exists but was not finished: removing it and starting again' % disk)
+        lvremove(vg, disk)
+    return False
+
+
+def cmd_clone(args):
+    vg, tmpl, disk = name(args.vg, 'volume group'), name(args.template_lv, 'template'), name(args.disk, 'disk')
+    t0 = time.time()
+    with FileLock(disk):
+        if _reset_unfinished(vg, disk):
+            return {'changed': False, 'disk': disk}
+        origin = lv(vg, tmpl)
+        if origin is None or TAG_TEMPLATE not in origin['tags']:
+            raise Failure('template volume %s/%s is missing or unfinished' % (vg, tmpl))
+        run(['lvcreate', '--yes', '--snapshot', '--setactivationskip', 'n', '--addtag', TAG_GUEST,
+             '--name', disk, '%s/%s' % (vg, tmpl)])
+        run(['lvchange', '--activate', 'y', '%s/%s' % (vg, disk)])
+        if args.size_mib > origin['size_mib']:
+            run(['lvextend', '--size', '%dM' % args.size_mib, '%s/%s' % (vg, disk)])
+        written = _finish_disk(vg, disk, args.size_mib, args.firstboot)[0]
+    return {'changed': True, 'disk': disk, 'origin': tmpl, 'written': written, 'seconds': round(time.time() - t0, 1)}
+
+
+def cmd_scratch(args):
+    vg, pool, disk = name(args.vg, 'volume group'), name(args.pool, 'thin pool'), name(args.disk, 'disk')
+    t0 = time.time()
+    with FileLock(disk):
+        if _reset_unfinished(vg, disk):
+            return {'changed': False, 'disk': disk}
+        run(['lvcreate', '--yes', '--type', 'thin', '--virtualsize', '%dM' % args.size_mib, '--thinpool', pool,
+             '--addtag', TAG_GUEST, '--name', disk, vg])
+        dev = device(vg, disk)
+        run(['mkfs.ext4', '-q', '-L', 'xenfleet-root', dev])
+        with Mounted(dev) as root:
+            log('debootstrap %s into %s (this is the slow path)' % (args.suite, dev))
+            proc = subprocess.run([args.builder, 'rootfs', root, args.suite, args.mirror, args.packages],
+                                  stdout=sys.stderr, stderr=sys.stderr, check=False)
+            if proc.returncode != 0:
+                raise Failure('building the root file system failed (rc=%d)' % proc.returncode)
+        written, kernel = _finish_disk(vg, disk, args.size_mib, args.firstboot, args.kernel_dir)
+    return {'changed': True, 'disk': disk, 'written': written, 'kernel': kernel, 'seconds': round(time.time() - t0, 1)}
+
+
+def cmd_remove_disk(args):
+    vg, disk = name(args.vg, 'volume group'), name(args.disk, 'disk')
+    with FileLock(disk):
+        removed = lvremove(vg, disk)
+    return {'changed': removed, 'disk': disk}
+
+
+def parser():
+    p = argparse.ArgumentParser(prog='xenfleet_guest.py', description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest='command')
+    s = sub.add_parser('survey')
+    s.add_argument('--vg', required=True)
+    s = sub.add_parser('lock')
+    s.add_argument('name')
+    s.add_argument('token')
+    s.add_argument('lease', type=int)
+    s = sub.add_parser('unlock')
+    s.add_argument('name')
+    s.add_argument('token')
+    s = sub.add_parser('import')
+    for opt in ('--vg', '--pool', '--lv', '--image', '--sha256', '--kernel-dir'):
+        s.add_argument(opt, required=True)
+    s.add_argument('--size-mib', type=int, required=True)
+    s = sub.add_parser('clone')
+    for opt in ('--vg', '--template-lv', '--disk', '--firstboot'):
+        s.add_argument(opt, required=True)
+    s.add_argument('--size-mib', type=int, required=True)
+    s = sub.add_parser('scratch')
+    for opt in ('--vg', '--pool', '--disk', '--suite', '--mirror', '--builder', '--firstboot'):
+        s.add_argument(opt, required=True)
+    s.add_argument('--packages', default='')
+    s.add_argument('--kernel-dir')
+    s.add_argument('--size-mib', type=int, required=True)
+    s = sub.add_parser('remove-disk')
+    s.add_argument('--vg', required=True)
+    s.add_argument('--disk', required=True)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    # LVM and e2fsprogs live in sbin, which a non-login environment may leave out of PATH
+    os.environ['PATH'] = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:' + os.environ.get('PATH', '')
+    commands = {'survey': cmd_survey, 'lock': cmd_lock, 'unlock': cmd_unlock, 'import': cmd_import,
+                'clone': cmd_clone, 'scratch': cmd_scratch, 'remove-disk': cmd_remove_disk}
+    if args.command not in commands:
+        parser().print_usage(sys.stderr)
+        return 2
+    if os.geteuid() != 0:
+        sys.stderr.write('xenfleet-guest: must run as root\n')
+        return 2
+    try:
+        result = commands[args.command](args)
+    except Failure as exc:
+        sys.stderr.write('xenfleet-guest %s: %s\n' % (args.command, exc))
+        return 1
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            sys.stderr.write('xenfleet-guest %s: no space left: %s\n' % (args.command, exc))
+            return 1
+        raise
+    if isinstance(result, int):
+        return result
+    print(json.dumps(result, sort_keys=True))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

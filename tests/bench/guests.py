@@ -1,0 +1,148 @@
+# -*- coding: utf-8 -*-
+# Copyright: xenfleet developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Benchmark: a guest from template to SSH-ready, on one lab host, in one run: our clone path against xen-tools'
+xen-create-image (debootstrap, the same distribution) and against the floor (a ready disk that is only booted).
+
+Paths, all for a Debian 12 PV guest with 256 MiB on the first host of xen_hosts:
+
+* role:     ``ansible-playbook`` of the role xenfleet.xen.guests for one new guest, wall time on the control node:
+            placement survey of every Domain-0, thin snapshot, first-boot files, xen_domain, and Ansible's own SSH
+            login to the guest through its Domain-0 with the pinned host key (the strictest "ready");
+* clone:    the same mechanism without Ansible, timed on the Domain-0: xenfleet_guest.py clone + xl create + sshd's
+            banner on the guest's address;
+* floor:    the disk the role made, already customised and booted once: xl create + sshd's banner;
+* xen-tools: xen-create-image --install-method=debootstrap (files in /var/lib/xen/images, no Recommends installed)
+            + xl create + sshd's banner.
+
+The template is built, shipped and imported by a first provisioning that is not part of the comparison (it is
+printed as well). Goals: xen-tools / role >= 10, role / floor <= 1.5. Ratios are of figures measured side by side
+in the same run, never compared with fixed times.
+
+usage: python3 tests/bench/guests.py -i INVENTORY [-i INVENTORY...]
+example: .venv/bin/python tests/bench/guests.py -i .lab/guests/inventory.yml
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BENCH = os.path.join(ROOT, 'tests', 'bench')
+GUEST, GUEST_IP = 'bench-clone', '192.168.250.31'
+XT, XT_IP = 'bench-xt', '192.168.250.32'
+STEP_OUT = '/tmp/xenfleet-bench-guests-step.json'
+
+
+def say(msg):
+    print('[bench %s] %s' % (time.strftime('%H:%M:%S'), msg), flush=True)
+
+
+class Runner(object):
+    def __init__(self, inventories, logdir):
+        exe = os.path.join(ROOT, '.venv', 'bin', 'ansible-playbook')
+        self.base = [exe if os.path.exists(exe) else 'ansible-playbook']
+        for inv in inventories:
+            self.base += ['-i', inv]
+        self.base += ['-i', os.path.join(BENCH, 'guests-inventory.yml'), os.path.join(BENCH, 'guests.yml')]
+        self.logdir = logdir
+        self.n = 0
+
+    def step(self, step, what, extra=None, limit=None):
+        self.n += 1
+        log = os.path.join(self.logdir, '%02d-%s.log' % (self.n, what.replace(' ', '-')))
+        cmd = self.base + ['-e', json.dumps(dict({'bench_step': step, 'bench_out': STEP_OUT}, **(extra or {})))]
+        if limit:
+            cmd += ['--limit', limit]
+        say('%s (log: %s)' % (what, log))
+        t0 = time.monotonic()
+        with open(log, 'w') as f:
+            rc = subprocess.call(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
+        seconds = time.monotonic() - t0
+        if rc != 0:
+            with open(log) as f:
+                sys.stdout.write(''.join(f.readlines()[-40:]))
+            raise SystemExit('[bench] %s failed (rc=%d), see %s' % (what, rc, log))
+        say('%s: %.1f s' % (what, seconds))
+        return seconds, log
+
+    def dom0(self, what, args):
+        self.step('dom0', what, {'bench_args': args})
+        with open(STEP_OUT) as f:
+            return json.load(f)
+
+
+def grep(log, needle):
+    with open(log) as f:
+        return [line.strip() for line in f if needle in line]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
+    parser.add_argument('-i', '--inventory', action='append', required=True)
+    parser.add_argument('--logdir', default='/tmp/xenfleet-bench-guests')
+    parser.add_argument('--out', default='/tmp/xenfleet-bench-guests.json')
+    parser.add_argument('--skip-xen-tools', action='store_true', help='leave xen-tools out (quick runs)')
+    args = parser.parse_args(argv)
+    os.makedirs(args.logdir, exist_ok=True)
+    r = Runner(args.inventory, args.logdir)
+    results = {}
+    absent = {'guests_state': 'absent', 'guests_remove_disk': True}
+
+    results['setup (xen-tools install, not compared)'] = r.step('prepare', 'setup on the Domain-0')[0]
+    # A first provisioning builds, ships and imports the template if needed: printed, not compared
+    r.step('provision', 'delete a bench guest left over', absent, limit=GUEST)
+    results['first provisioning (template build/ship/import if needed)'] = r.step(
+        'provision', 'first provisioning', limit=GUEST)[0]
+    r.step('provision', 'delete it with its disk', absent, limit=GUEST)
+
+    results['role'], log = r.step('provision', 'role: template to SSH-ready', limit=GUEST)
+    for line in grep(log, 'disk cloned and customised'):
+        say('  ' + line.strip('"'))
+
+    r.step('stop', 'shut it down for the floor')
+    floor = r.dom0('floor: boot the ready disk', ['floor', GUEST, GUEST_IP])
+    results['floor'] = floor['total']
+    say('  floor phases: %s' % floor['phases'])
+
+    r.step('unclone', 'remove its disk, keep its config and first-boot files')
+    with open(STEP_OUT) as f:
+        template_lv = json.load(f)['template_lv']
+    clone = r.dom0('clone without Ansible', ['clone', GUEST, GUEST_IP, 'xenvg', template_lv, GUEST + '-disk', '3072',
+                                             '/var/lib/xenfleet/firstboot/%s.json' % GUEST])
+    results['clone'] = clone['total']
+    say('  clone phases: %s' % clone['phases'])
+
+    if not args.skip_xen_tools:
+        r.step('stop', 'shut the clone down (memory for xen-tools\' guest)')
+        xt = r.dom0('xen-tools: xen-create-image (debootstrap)',
+                    ['xentools', XT, XT_IP, 'bookworm', 'http://deb.debian.org/debian', '/root/bench-skel'])
+        results['xen-tools'] = xt['total']
+        say('  xen-tools phases: %s' % xt['phases'])
+        r.step('cleanup', 'remove xen-tools\' guest')
+    r.step('provision', 'delete the bench guest with its disk', absent, limit=GUEST)
+
+    with open(args.out, 'w') as f:
+        json.dump(results, f, indent=2)
+    print()
+    print('%-62s %10s' % ('path (Debian 12 PV guest, 256 MiB, one lab host)', 'seconds'))
+    for key, value in results.items():
+        print('%-62s %10.1f' % (key, value))
+    print()
+    ratios = [('role / floor (goal <= 1.5)', 'role', 'floor'),
+              ('clone without Ansible / floor', 'clone', 'floor'),
+              ('xen-tools / role (goal >= 10)', 'xen-tools', 'role'),
+              ('xen-tools / clone without Ansible', 'xen-tools', 'clone')]
+    for label, a, b in ratios:
+        if a in results and b in results:
+            print('%-62s %10.2f' % (label, results[a] / results[b]))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright: xenfleet developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Domain-0 side of tests/bench/guests.py: time a guest from nothing (or from a ready disk) to SSH-ready.
+
+SSH-ready is the same for every path: sshd on the guest's address answers with its banner ("SSH-2.0-"), seen
+from this Domain-0, polled every 0.5 s. Prints one JSON object with the phases and the total, in seconds.
+
+  floor NAME IP                     boot a ready disk: xl create /etc/xen/NAME.cfg, until SSH-ready
+  clone NAME IP VG TEMPLATE_LV DISK SIZE_MIB FIRSTBOOT
+                                    our clone path without Ansible: xenfleet_guest.py clone (thin snapshot, grow,
+                                    first-boot files), xl create /etc/xen/NAME.cfg, until SSH-ready
+  xentools NAME IP SUITE MIRROR SKEL
+                                    xen-tools: xen-create-image with debootstrap (files in /var/lib/xen/images),
+                                    xl create /etc/xen/NAME.cfg, until SSH-ready
+"""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+
+
+def banner(ip, deadline):
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((ip, 22), timeout=2) as s:
+                s.settimeout(5)
+                if s.recv(64).startswith(b'SSH-'):
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def run(argv, log=None):
+    t0 = time.monotonic()
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
+    if log:
+        with open(log, 'w') as f:
+            f.write(proc.stdout)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-4000:])
+        raise SystemExit('%s failed (rc=%d)' % (' '.join(argv), proc.returncode))
+    return time.monotonic() - t0
+
+
+def main(argv):
+    what, name, ip = argv[0], argv[1], argv[2]
+    phases = {}
+    t0 = time.monotonic()
+    if what == 'clone':
+        vg, tmpl, disk, size, spec = argv[3:8]
+        phases['clone'] = run(['python3', '/usr/local/lib/xenfleet/xenfleet_guest.py', 'clone', '--vg=' + vg, '--template-lv=' + tmpl,
+                               '--disk=' + disk, '--size-mib=' + size, '--firstboot=' + spec])
+    elif what == 'xentools':
+        suite, mirror, skel = argv[3:6]
+        phases['xen-create-image'] = run(
+            ['xen-create-image', '--hostname=' + name, '--dist=' + suite, '--mirror=' + mirror,
+             '--install-method=debootstrap', '--dir=/var/lib/xen/images', '--size=3G', '--memory=256M', '--noswap',
+             '--vcpus=1', '--ip=' + ip, '--netmask=255.255.255.0', '--bridge=xenbr0', '--skel=' + skel,
+             '--genpass=1', '--force', '--verbose'], log='/var/tmp/bench-xen-create-image.log')
+    elif what != 'floor':
+        raise SystemExit('unknown path %r' % what)
+    phases['xl create'] = run(['xl', 'create', '/etc/xen/%s.cfg' % name])
+    t1 = time.monotonic()
+    if not banner(ip, t1 + 900):
+        raise SystemExit('%s did not answer on %s:22 within 900 s' % (name, ip))
+    phases['boot to SSH banner'] = time.monotonic() - t1
+    print(json.dumps({'path': what, 'guest': name, 'phases': {k: round(v, 1) for k, v in phases.items()},
+                      'total': round(time.monotonic() - t0, 1)}))
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])

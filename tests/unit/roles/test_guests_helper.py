@@ -1,0 +1,133 @@
+# -*- coding: utf-8 -*-
+# Copyright: xenfleet developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The pure parts of roles/guests/files/xenfleet-guest (the Domain-0 helper): first-boot files written into a guest
+root file system, refusing paths that escape it, and the kernel copy that follows links inside the guest's tree.
+LVM and mounts are proven in the lab (molecule/guests), not here."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import json
+import os
+
+import pytest
+
+HELPER = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles', 'guests', 'files', 'xenfleet_guest.py')
+
+
+def load():
+    loader = importlib.machinery.SourceFileLoader('xenfleet_guest_helper', HELPER)
+    spec = importlib.util.spec_from_loader('xenfleet_guest_helper', loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+helper = load()
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason='chown to root needs root')
+
+
+def guest_root(tmp_path):
+    root = tmp_path / 'root'
+    for d in ('etc/ssh', 'var/lib/dbus', 'boot'):
+        (root / d).mkdir(parents=True)
+    (root / 'etc' / 'machine-id').write_text('')
+    (root / 'var' / 'lib' / 'dbus' / 'machine-id').write_text('template-id\n')
+    return root
+
+
+@needs_root
+def test_firstboot_writes_files_modes_and_a_new_machine_id(tmp_path):
+    root = guest_root(tmp_path)
+    spec = {'directories': [{'path': '/root/.ssh', 'mode': '0700'}],
+            'files': [{'path': '/etc/hostname', 'mode': '0644', 'content': 'web1\n'},
+                      {'path': '/etc/ssh/ssh_host_ed25519_key', 'mode': '0600', 'content': 'KEY\n'},
+                      {'path': '/root/.ssh/authorized_keys', 'mode': '0600', 'content': 'ssh-ed25519 AAAA\n'},
+                      {'path': '/etc/xenfleet/guest', 'mode': '0644', 'content': 'name=web1\n'}],
+            'machine_id': True}
+    written = helper.apply_firstboot(str(root), spec)
+    assert (root / 'etc' / 'hostname').read_text() == 'web1\n'
+    assert oct((root / 'etc' / 'ssh' / 'ssh_host_ed25519_key').stat().st_mode & 0o777) == '0o600'
+    assert oct((root / 'root' / '.ssh').stat().st_mode & 0o777) == '0o700'
+    assert (root / 'etc' / 'xenfleet' / 'guest').read_text() == 'name=web1\n'
+    machine_id = (root / 'etc' / 'machine-id').read_text().strip()
+    assert len(machine_id) == 32 and int(machine_id, 16) >= 0
+    # LAB-NOTES: systemd would copy the dbus machine-id back over an empty one
+    assert not (root / 'var' / 'lib' / 'dbus' / 'machine-id').exists()
+    assert '/etc/machine-id' in written and '/etc/hostname' in written
+    # two guests never share a machine-id
+    helper.apply_firstboot(str(root), {'files': [], 'machine_id': True})
+    assert (root / 'etc' / 'machine-id').read_text().strip() != machine_id
+
+
+@needs_root
+def test_firstboot_replaces_a_symlink_target_file_not_what_it_points_to(tmp_path):
+    root = guest_root(tmp_path)
+    outside = tmp_path / 'outside'
+    outside.write_text('precious\n')
+    (root / 'etc' / 'resolv.conf').symlink_to(outside)
+    helper.apply_firstboot(str(root), {'files': [{'path': '/etc/resolv.conf', 'content': 'nameserver 10.0.0.1\n'}],
+                                       'machine_id': False})
+    assert outside.read_text() == 'precious\n'
+    assert not (root / 'etc' / 'resolv.conf').is_symlink()
+    assert (root / 'etc' / 'resolv.conf').read_text() == 'nameserver 10.0.0.1\n'
+
+
+@pytest.mark.parametrize('path', ['etc/hostname', '/etc/../../x', '/etc/./hostname', '/etc/link/x'])
+def test_firstboot_refuses_paths_that_could_escape(tmp_path, path):
+    root = guest_root(tmp_path)
+    (root / 'etc' / 'link').symlink_to(tmp_path)
+    with pytest.raises(helper.Failure):
+        helper.apply_firstboot(str(root), {'files': [{'path': path, 'content': 'x'}], 'machine_id': False})
+    assert not (tmp_path / 'x').exists()
+
+
+def test_copy_kernel_follows_links_inside_the_guest(tmp_path):
+    root = tmp_path / 'root'
+    (root / 'boot').mkdir(parents=True)
+    (root / 'boot' / 'vmlinuz-6.1.0-1-cloud-amd64').write_bytes(b'kernel')
+    (root / 'boot' / 'initrd.img-6.1.0-1-cloud-amd64').write_bytes(b'initrd')
+    (root / 'vmlinuz').symlink_to('boot/vmlinuz-6.1.0-1-cloud-amd64')  # Debian's relative link
+    (root / 'initrd.img').symlink_to('/boot/initrd.img-6.1.0-1-cloud-amd64')  # an absolute one
+    out = tmp_path / 'kernels'
+    got = helper.copy_kernel(str(root), str(out))
+    assert (out / 'vmlinuz').read_bytes() == b'kernel' and (out / 'initrd.img').read_bytes() == b'initrd'
+    assert got == {'vmlinuz': 'vmlinuz-6.1.0-1-cloud-amd64', 'initrd.img': 'initrd.img-6.1.0-1-cloud-amd64'}
+
+
+def test_copy_kernel_without_kernel(tmp_path):
+    (tmp_path / 'root').mkdir()
+    with pytest.raises(helper.Failure, match='no /vmlinuz'):
+        helper.copy_kernel(str(tmp_path / 'root'), str(tmp_path / 'k'))
+
+
+NAMES = [('web1', True), ('xf-tmpl-debian12-0123abcd', True), ('a.b_c+d', True),
+         ('', False), ('-x', False), ('a/b', False), ('a b', False)]
+
+
+@pytest.mark.parametrize('name,ok', NAMES)
+def test_names(name, ok):
+    if ok:
+        assert helper.name(name, 'volume') == name
+    else:
+        with pytest.raises(helper.Failure):
+            helper.name(name, 'volume')
+
+
+@needs_root
+def test_lease_lock(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(helper, 'LOCK_DIR', str(tmp_path))
+    args = helper.parser().parse_args(['lock', 'web1', 'run-a', '60'])
+    assert helper.cmd_lock(args)['acquired'] is True
+    # another run waits (exit 3) while the lease holds
+    assert helper.cmd_lock(helper.parser().parse_args(['lock', 'web1', 'run-b', '60'])) == 3
+    assert json.loads(capsys.readouterr().out)['holder'] == 'run-a'
+    # only the holder gives it back
+    assert helper.cmd_unlock(helper.parser().parse_args(['unlock', 'web1', 'run-b']))['released'] is False
+    assert helper.cmd_unlock(helper.parser().parse_args(['unlock', 'web1', 'run-a']))['released'] is True
+    assert helper.cmd_lock(helper.parser().parse_args(['lock', 'web1', 'run-b', '60']))['acquired'] is True
+    # an expired lease (a run that died) is taken over
+    assert helper.cmd_lock(helper.parser().parse_args(['lock', 'web2', 'dead', '0']))['acquired'] is True
+    assert helper.cmd_lock(helper.parser().parse_args(['lock', 'web2', 'alive', '60']))['acquired'] is True
