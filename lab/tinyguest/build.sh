@@ -4,14 +4,24 @@
 # control node, never inside a TCG dom0. It prints XENFLEET-TINYGUEST-UP on its console, brings up eth0
 # with the address given on the kernel command line (xenfleet_ip=ADDR/PREFIX), and powers off cleanly
 # on `xl shutdown`.
-#   usage: build.sh OUTPUT.cpio.gz        needs: busybox-static, cpio, gzip
+# Debian's kernel has the network frontend as a module (CONFIG_XEN_NETDEV_FRONTEND=m): without it the guest
+# has no eth0. Give the kernel's xen-netfront.ko (of the very kernel the guest boots: dom0's, fetched from the
+# dom0) and it is insmod'ed at boot; .ko.xz (Debian 13) is decompressed here.
+#   usage: build.sh OUTPUT.cpio.gz [MODULE.ko[.xz]...]      needs: busybox-static, cpio, gzip (xz for .ko.xz)
 set -euo pipefail
-out=$1
+out=$1; shift
 bb=$(command -v busybox) || { echo "build.sh: busybox-static is missing (apt-get install busybox-static)" >&2; exit 1; }
 root=$(mktemp -d); trap 'rm -rf "$root"' EXIT
-mkdir -p "$root"/{bin,sbin,proc,sys,dev,etc/init.d,tmp,root}
+mkdir -p "$root"/{bin,sbin,proc,sys,dev,etc/init.d,tmp,root,lib/modules}
 cp "$bb" "$root/bin/busybox"
-for app in sh ash mount umount ip ping sleep cat echo hostname mkdir ls sed grep; do
+for mod in "$@"; do
+  case $mod in
+    *.ko.xz) xz -dc "$mod" > "$root/lib/modules/$(basename "$mod" .xz)" ;;
+    *.ko) cp "$mod" "$root/lib/modules/" ;;
+    *) echo "build.sh: not a kernel module: $mod" >&2; exit 1 ;;
+  esac
+done
+for app in sh ash mount umount ip ping sleep cat echo hostname mkdir ls sed grep insmod; do
   ln -s busybox "$root/bin/$app"
 done
 for app in init poweroff reboot halt; do ln -s ../bin/busybox "$root/sbin/$app"; done
@@ -26,6 +36,8 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev 2>/dev/null
 hostname "$(sed -n 's/.*xenfleet_name=\([^ ]*\).*/\1/p' /proc/cmdline)"
+for m in /lib/modules/*.ko; do [ -e "$m" ] && insmod "$m"; done
+i=0; while [ ! -e /sys/class/net/eth0 ] && [ -n "$(ls /lib/modules)" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 ip link set lo up
 addr=$(sed -n 's/.*xenfleet_ip=\([^ ]*\).*/\1/p' /proc/cmdline)
 if [ -n "$addr" ] && [ -e /sys/class/net/eth0 ]; then ip link set eth0 up; ip addr add "$addr" dev eth0; fi

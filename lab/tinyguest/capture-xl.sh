@@ -26,6 +26,9 @@ printf 'name = "bad"\nmemory = 128\nkernel = "/x"\nthis is not valid\n' > /tmp/b
 cap err_create_syntax xl create /tmp/bad.cfg
 printf 'name = "toobig"\ntype = "pv"\nmemory = 60000\nkernel = "%s"\nramdisk = "/root/tiny.cpio.gz"\n' "$k" > /tmp/big.cfg
 cap err_create_nomem xl create /tmp/big.cfg
+# A pvh guest whose memory cannot even hold its kernel (the guest is too small, not the host)
+printf 'name = "toosmall"\ntype = "pvh"\nmemory = 32\nkernel = "%s"\nramdisk = "/root/tiny.cpio.gz"\ntsc_mode = "native"\n' "$k" > /tmp/small.cfg
+cap err_create_kernel_too_big xl create /tmp/small.cfg
 cat > /etc/xen/capture-pv.cfg <<C
 name = "capture-pv"
 type = "pv"

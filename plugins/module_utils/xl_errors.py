@@ -131,6 +131,17 @@ class XlConfigError(XlCommandError):
     summary = 'the domain configuration was refused'
 
 
+class XlGuestTooSmallError(XlConfigError):
+    """The domain's own memory cannot hold its kernel and ramdisk (the guest is too small, not the host).
+
+    libxc's xc_dom_chk_alloc_pages() says "segment kernel too large (... pages): Out of memory", which
+    reads like the host; raising the domain's memory is the fix.
+    """
+
+    summary = ("the domain's memory is too small to load its kernel and ramdisk (raise the domain's memory; "
+               "the host is not short of memory)")
+
+
 class XlDeviceError(XlCommandError):
     """A virtual device could not be attached: a hotplug script failed (e.g. the bridge is missing)."""
 
@@ -216,7 +227,8 @@ FAILURE_TABLE = (
     # Locks: xl's global lock and libxl's per-domain userdata lock.
     (XlLockError, re.compile(r'cannot acquire lock')),
     (XlLockError, re.compile(r'Failed to grab lock for')),
-    # Memory.
+    # Memory. First the guest's own: its memory cannot hold its kernel or ramdisk ("Out of memory" too).
+    (XlGuestTooSmallError, re.compile(r'xc_dom_chk_alloc_pages: segment \S+ too large')),
     (XlOutOfMemoryError, re.compile(r'failed to free memory for the domain')),
     (XlOutOfMemoryError, re.compile(r'[Oo]ut of memory')),
     (XlOutOfMemoryError, re.compile(r'Cannot allocate memory')),

@@ -22,7 +22,7 @@ GUESTS_FILE = Path(__file__).resolve().parents[1] / "inventory" / "guests.yml"
 ALL = yaml.safe_load(GUESTS_FILE.read_text())["xen_guests"]["hosts"]
 GUESTS = {name: v for name, v in ALL.items() if v.get("guests_state", "running") == "running"}
 RELEASE = {"debian12": "12", "debian13": "13"}
-PVGRUB = {"pv": "/usr/lib/grub-xen/grub-x86_64-xen.bin", "pvh": "/usr/lib/grub-xen/grub-i386-xen_pvh.bin"}
+PVGRUB = {"pvh": "/usr/lib/grub-xen/grub-i386-xen_pvh.bin"}
 
 sys.path.insert(0, str(REPO / "collections"))
 from ansible_collections.xenfleet.xen.plugins.module_utils.xl_cfg import derive_mac  # noqa: E402
@@ -153,7 +153,15 @@ def test_domain_configs(host):
         if name not in GUESTS:
             continue
         cfg = host.file(f"/etc/xen/{name}.cfg").content_string
-        assert f'kernel = "{PVGRUB[GUESTS[name]["guests_type"]]}"' in cfg
+        if GUESTS[name]["guests_type"] == "pvh":
+            # guests_boot auto: PVH through pvgrub, the guest's own kernel
+            assert f'kernel = "{PVGRUB["pvh"]}"' in cfg
+        else:
+            # PV: a direct kernel, the one of the template volume the disk was cloned from (pvgrub's PV loader
+            # cannot unpack Debian's LZ4/zstd kernels)
+            origin = host.check_output(f"lvs --noheadings -o origin xenvg/{name}-disk").strip()
+            assert f'kernel = "/var/lib/xenfleet/templates/{origin}/vmlinuz"' in cfg
+            assert f'ramdisk = "/var/lib/xenfleet/templates/{origin}/initrd.img"' in cfg
         assert derive_mac(name, 0) in cfg
         assert host.file(f"/etc/xen/auto/{name}").is_symlink
         if GUESTS[name]["guests_type"] == "pvh":

@@ -79,6 +79,8 @@ CAPTURED_EXPECTED = {
     'err_create_nofile': (['xl', 'create', '/etc/xen/nosuch.cfg'], e.XlConfigError),
     'err_create_syntax': (['xl', 'create', '/tmp/bad.cfg'], e.XlConfigError),
     'err_create_nomem': (['xl', 'create', '/tmp/big.cfg'], e.XlOutOfMemoryError),
+    # A pvh guest of 32 MiB: its kernel does not fit in its own memory ("segment kernel too large ... Out of memory")
+    'err_create_kernel_too_big': (['xl', 'create', '/tmp/small.cfg'], e.XlGuestTooSmallError),
     'err_create_duplicate': (['xl', 'create', '/etc/xen/capture-pv.cfg'], e.XlDomainExistsError),
     # A vif on bridge xenbr0 before the dom0 role made xenbr0 (vif-bridge: "Could not find bridge device").
     'err_create_nobridge': (['xl', 'create', '/etc/xen/capture-pv.cfg'], e.XlDeviceError),

@@ -344,6 +344,17 @@ def test_xl_out_of_memory_is_typed(monkeypatch, tmp_path, version):
 
 
 @pytest.mark.parametrize('version', VERSIONS)
+def test_a_guest_too_small_for_its_kernel_is_not_blamed_on_the_host(monkeypatch, tmp_path, version):
+    """libxc says "Out of memory" when the guest's own memory cannot hold its kernel: the message says so."""
+    args = options(version, state='running')
+    table = {('list', NAME): missing(version), ('info',): ok(version, 'xl_info'),
+             ('create', CFG): capture(version, 'err_create_kernel_too_big')}
+    result, failed, dummy = run(monkeypatch, xen_domain.main, args, table, tmp_path)
+    assert failed and result['error'] == 'XlGuestTooSmallError'
+    assert "memory is too small to load its kernel" in result['msg'] and 'segment kernel too large' in result['msg']
+
+
+@pytest.mark.parametrize('version', VERSIONS)
 def test_a_missing_bridge_is_a_device_error(monkeypatch, tmp_path, version):
     args = options(version, state='running')
     table = {('list', NAME): missing(version), ('info',): ok(version, 'xl_info'),
