@@ -371,6 +371,20 @@ def _place(hosts, wanted, targets, opts, pending=None):
     return assignments, unplaced, tables
 
 
+def _place_into_plan(plan, hosts, wanted, targets, opts, elsewhere, pending=None):
+    """Place ``wanted`` on ``targets`` (see _place) into ``plan``: the placement tables, then an error for each
+    guest that fits nowhere (``elsewhere`` names where it was looked for), or else a move for every guest."""
+    assignments, unplaced, tables = _place(hosts, wanted, targets, opts, pending)
+    plan['placement_tables'] = tables
+    for item in unplaced:
+        plan['errors'].append('%s (%d MiB with the overhead, %d vCPU) does not fit on %s: %s'
+                              % (item['guest'], item['memory_mib'], item['vcpus'], elsewhere, item['reason']))
+    if not unplaced:
+        for want in wanted:
+            plan['moves'].append(_move(want['guest_data'], hosts[want['source']], assignments[want['guest']],
+                                       hosts, opts))
+
+
 # --------------------------------------------------------------------------- moves and rounds
 
 def _move(guest, source, target, hosts, opts):
@@ -543,15 +557,7 @@ def plan_drain(hosts, sources, values=None):
         plan['errors'].append('no host can take guests: %s' % '; '.join(r for r in reasons if r))
     if plan['errors']:
         return _finish(plan, hosts, opts)
-    assignments, unplaced, tables = _place(hosts, wanted, targets, opts)
-    plan['placement_tables'] = tables
-    for item in unplaced:
-        plan['errors'].append('%s (%d MiB with the overhead, %d vCPU) does not fit on any peer: %s'
-                              % (item['guest'], item['memory_mib'], item['vcpus'], item['reason']))
-    if not unplaced:
-        for want in wanted:
-            plan['moves'].append(_move(want['guest_data'], hosts[want['source']], assignments[want['guest']],
-                                       hosts, opts))
+    _place_into_plan(plan, hosts, wanted, targets, opts, 'any peer')
     return _finish(plan, hosts, opts)
 
 
@@ -625,15 +631,7 @@ def plan_moves(hosts, requests, values=None, default_target=None):
         targets = _eligible_targets(hosts, set(), opts)
         for want in wanted:
             want['exclude'] = [want['source']] + _version_excludes(hosts[want['source']], hosts, targets, opts)
-        assignments, unplaced, tables = _place(hosts, wanted, targets, opts, pending)
-        plan['placement_tables'] = tables
-        for item in unplaced:
-            plan['errors'].append('%s (%d MiB with the overhead, %d vCPU) does not fit on any other host: %s'
-                                  % (item['guest'], item['memory_mib'], item['vcpus'], item['reason']))
-        if not unplaced:
-            for want in wanted:
-                plan['moves'].append(_move(want['guest_data'], hosts[want['source']], assignments[want['guest']],
-                                           hosts, opts))
+        _place_into_plan(plan, hosts, wanted, targets, opts, 'any other host', pending)
     return _finish(plan, hosts, opts)
 
 

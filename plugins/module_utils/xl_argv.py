@@ -19,62 +19,45 @@ from ansible_collections.xenfleet.xen.plugins.module_utils.xl_errors import XlVa
 SCHEDULERS = ('credit', 'credit2')
 
 
+def _flags(*options):
+    """The flags that are set, in order: ``_flags(('-p', paused), ('-q', quiet))``."""
+    return [flag for flag, wanted in options if wanted]
+
+
+def _optional_name(name):
+    """``[NAME]``, validated, or nothing when ``name`` is None (the command then covers every domain)."""
+    return [] if name is None else [v.domain_name(name)]
+
+
 def info():
     return ['info']
 
 
 def list_domains(name=None, long=False):
     """``xl list [-l] [NAME]`` (``-l`` prints the JSON configuration of each domain)."""
-    argv = ['list']
-    if long:
-        argv.append('-l')
-    if name is not None:
-        argv.append(v.domain_name(name))
-    return argv
+    return ['list'] + _flags(('-l', long)) + _optional_name(name)
 
 
 def uptime(name=None):
-    argv = ['uptime']
-    if name is not None:
-        argv.append(v.domain_name(name))
-    return argv
+    return ['uptime'] + _optional_name(name)
 
 
 def vcpu_list(name=None):
-    argv = ['vcpu-list']
-    if name is not None:
-        argv.append(v.domain_name(name))
-    return argv
+    return ['vcpu-list'] + _optional_name(name)
 
 
 def create(cfg_path, paused=False, quiet=False):
     """``xl create [-p] [-q] CFG``.  Extra key=value overrides are not offered: write the file."""
-    argv = ['create']
-    if paused:
-        argv.append('-p')
-    if quiet:
-        argv.append('-q')
-    argv.append(v.abs_path(cfg_path, 'configuration file'))
-    return argv
+    return ['create'] + _flags(('-p', paused), ('-q', quiet)) + [v.abs_path(cfg_path, 'configuration file')]
 
 
 def shutdown(name, wait=False, acpi_fallback=False):
     """``xl shutdown [-w] [-F] NAME``; the client waits with its own deadline instead of ``-w``."""
-    argv = ['shutdown']
-    if wait:
-        argv.append('-w')
-    if acpi_fallback:
-        argv.append('-F')
-    argv.append(v.domain_name(name))
-    return argv
+    return ['shutdown'] + _flags(('-w', wait), ('-F', acpi_fallback)) + [v.domain_name(name)]
 
 
 def reboot(name, acpi_fallback=False):
-    argv = ['reboot']
-    if acpi_fallback:
-        argv.append('-F')
-    argv.append(v.domain_name(name))
-    return argv
+    return ['reboot'] + _flags(('-F', acpi_fallback)) + [v.domain_name(name)]
 
 
 def destroy(name):
@@ -94,11 +77,7 @@ def unpause(name):
 
 def save(name, path, keep_running=False, leave_paused=False, cfg_path=None):
     """``xl save [-c] [-p] NAME FILE [CFG]``."""
-    argv = ['save']
-    if keep_running:
-        argv.append('-c')
-    if leave_paused:
-        argv.append('-p')
+    argv = ['save'] + _flags(('-c', keep_running), ('-p', leave_paused))
     argv += [v.domain_name(name), v.abs_path(path, 'save file')]
     if cfg_path is not None:
         argv.append(v.abs_path(cfg_path, 'configuration file'))
@@ -107,9 +86,7 @@ def save(name, path, keep_running=False, leave_paused=False, cfg_path=None):
 
 def restore(path, paused=False, cfg_path=None):
     """``xl restore [-p] [CFG] FILE``."""
-    argv = ['restore']
-    if paused:
-        argv.append('-p')
+    argv = ['restore'] + _flags(('-p', paused))
     if cfg_path is not None:
         argv.append(v.abs_path(cfg_path, 'configuration file'))
     argv.append(v.abs_path(path, 'save file'))
@@ -126,11 +103,7 @@ def mem_max(name, size):
 
 
 def vcpu_set(name, count, ignore_host=False):
-    argv = ['vcpu-set']
-    if ignore_host:
-        argv.append('--ignore-host')
-    argv += [v.domain_name(name), str(v.vcpus(count))]
-    return argv
+    return ['vcpu-set'] + _flags(('--ignore-host', ignore_host)) + [v.domain_name(name), str(v.vcpus(count))]
 
 
 def vcpu_pin(name, vcpu, hard, soft=None, force=False):
@@ -138,9 +111,7 @@ def vcpu_pin(name, vcpu, hard, soft=None, force=False):
     vcpu = v.vcpu_index(vcpu)
     if force and vcpu == 'all':
         raise XlValidationError("xl refuses --force together with vcpu 'all'")
-    argv = ['vcpu-pin']
-    if force:
-        argv.append('--force')
+    argv = ['vcpu-pin'] + _flags(('--force', force))
     argv += [v.domain_name(name), vcpu, v.cpulist(hard, 'hard affinity', allow_keep=True)]
     if soft is not None:
         argv.append(v.cpulist(soft, 'soft affinity', allow_keep=True))
@@ -203,14 +174,7 @@ def migrate(name, host=None, ssh_command=None, receiver_command=None, paused=Fal
             argv += ['-s', ' '.join(shlex.quote(w) for w in words)]
     if cfg_path is not None:
         argv += ['-C', v.abs_path(cfg_path, 'configuration file')]
-    if paused:
-        argv.append('-p')
-    if preserve_domid:
-        argv.append('-D')
-    if no_daemon:
-        argv.append('-e')
-    if debug:
-        argv.append('--debug')
+    argv += _flags(('-p', paused), ('-D', preserve_domid), ('-e', no_daemon), ('--debug', debug))
     argv += [name, target]
     return argv
 

@@ -223,19 +223,15 @@ options:
     description: Seconds each C(xl) command may run before it is stopped (create, save and restore included).
     type: int
     default: 300
+extends_documentation_fragment:
+  - xenfleet.xen.xl
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed when in diff mode.
     support: full
     details:
       - The config file is shown as a text diff, and the state, live changes and autostart entry as values.
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 notes:
   - Must run as root in Domain-0.
   - Memory figures are in MiB.
@@ -251,42 +247,32 @@ seealso:
 """
 
 EXAMPLES = r"""
+# The configuration is managed as a whole, so every task that changes it gives all of it.
+# Here the options the two tasks share are a YAML anchor (&web1), merged into the second task.
 - name: A small PV guest with a disk and a vif, started at boot
   xenfleet.xen.xen_domain:
-    name: web1
-    state: running
-    type: pv
+    <<: &web1
+      name: web1
+      state: running
+      type: pv
+      maxmem: 1024
+      vcpus: 2
+      kernel: /var/lib/xen/kernels/vmlinuz
+      ramdisk: /var/lib/xen/kernels/initrd.img
+      extra: "root=/dev/xvda1 ro console=hvc0"
+      disks:
+        - target: /dev/xenvg/web1-root
+          vdev: xvda
+      vifs:
+        - bridge: xenbr0
+      on_crash: restart
     memory: 512
-    maxmem: 1024
-    vcpus: 2
-    kernel: /var/lib/xen/kernels/vmlinuz
-    ramdisk: /var/lib/xen/kernels/initrd.img
-    extra: "root=/dev/xvda1 ro console=hvc0"
-    disks:
-      - target: /dev/xenvg/web1-root
-        vdev: xvda
-    vifs:
-      - bridge: xenbr0
-    on_crash: restart
     autostart: true
 
 - name: Give web1 less memory, live (xl mem-set), without a restart
   xenfleet.xen.xen_domain:
-    name: web1
-    state: running
-    type: pv
+    <<: *web1
     memory: 384
-    maxmem: 1024
-    vcpus: 2
-    kernel: /var/lib/xen/kernels/vmlinuz
-    ramdisk: /var/lib/xen/kernels/initrd.img
-    extra: "root=/dev/xvda1 ro console=hvc0"
-    disks:
-      - target: /dev/xenvg/web1-root
-        vdev: xvda
-    vifs:
-      - bridge: xenbr0
-    on_crash: restart
   register: web1
 
 - name: Say when a restart is pending

@@ -35,22 +35,9 @@ options:
       - Include Domain-0 in the list.
     type: bool
     default: false
-  timeout:
-    description:
-      - Seconds each C(xl) command may run before it is stopped.
-    type: int
-    default: 30
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed when in diff mode.
-    support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
+extends_documentation_fragment:
+  - xenfleet.xen.xl
+  - xenfleet.xen.xl.info
 notes:
   - Must run as root in Domain-0.
   - Memory is in MiB.

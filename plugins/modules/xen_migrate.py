@@ -123,22 +123,18 @@ options:
     description: Seconds C(xl migrate) may run before it is stopped.
     type: int
     default: 900
+extends_documentation_fragment:
+  - xenfleet.xen.xl
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - In check mode every pre-check runs, including the ssh probe, which changes nothing. The probe does
         not start a socat receiver.
   diff_mode:
-    description: Will return details on what has changed when in diff mode.
     support: partial
     details:
       - The diff shows where the domain runs, before and after.
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 notes:
   - Must run as root in Domain-0, on the source (O(mode=migrate)) or on the target (O(mode=probe)).
   - C(xl migrate) sends the configuration the domain was created with. Write the config file on the target

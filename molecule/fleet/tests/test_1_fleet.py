@@ -10,49 +10,13 @@ Run by molecule's verifier, or on any lab with MOLECULE_INVENTORY_FILE pointing 
 (xen_hosts: xen1, xen2; storage_nodes: store).
 """
 import json
-import os
 import time
-from pathlib import Path
 
 import pytest
-import testinfra
-import yaml
+
+from fleet_lab import GUESTS, host, http, ip, read_markers, where_now, xen_hosts
 
 testinfra_hosts = ["ansible://xen_hosts"]
-
-HERE = Path(__file__).resolve().parents[1]
-VARS = yaml.safe_load((HERE / "vars" / "guests.yml").read_text())
-GUESTS = {g["name"]: g for g in VARS["fleet_lab_guests"]}
-DIR = Path(VARS["fleet_lab_dir"])
-INVENTORY = str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)
-
-
-def host(name):
-    return testinfra.get_host(f"ansible://{name}", ansible_inventory=INVENTORY)
-
-
-def xen_hosts():
-    return {n: host(n) for n in ("xen1", "xen2")}
-
-
-def where_now():
-    """Guest -> the hosts whose `xl list` has it (running or not)."""
-    where = {}
-    for name, h in xen_hosts().items():
-        for line in h.check_output("xl list").splitlines()[1:]:
-            where.setdefault(line.split()[0], []).append(name)
-    return where
-
-
-def http(h, ip, path):
-    """GET http://ip/path from a Domain-0 (the guests' network is only reachable from the lab hosts)."""
-    return h.check_output(
-        "python3 -c 'import sys, urllib.request; "
-        "sys.stdout.write(urllib.request.urlopen(\"http://%s/%s\", timeout=20).read().decode())'" % (ip, path))
-
-
-def ip(name):
-    return f"{VARS['fleet_lab_net']}.{GUESTS[name]['ip_suffix']}"
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +26,7 @@ def placement():
 
 @pytest.fixture(scope="module")
 def markers():
-    return json.loads((DIR / "markers.json").read_text())
+    return read_markers()
 
 
 def test_every_guest_runs_exactly_once(placement):

@@ -18,42 +18,13 @@ import sys
 import time
 from pathlib import Path
 
-import testinfra
-import yaml
+from fleet_lab import DIR, GUESTS, HERE, INVENTORY_FILE, XEN_HOSTS, host, http, ip, read_markers, where_now
 
 testinfra_hosts = ["ansible://xen_hosts"]
 
-HERE = Path(__file__).resolve().parents[1]
 REPO = HERE.parents[1]
-VARS = yaml.safe_load((HERE / "vars" / "guests.yml").read_text())
-GUESTS = {g["name"]: g for g in VARS["fleet_lab_guests"]}
-DIR = Path(VARS["fleet_lab_dir"])
-INVENTORY_FILE = os.environ["MOLECULE_INVENTORY_FILE"]
-INVENTORY = str(Path(INVENTORY_FILE).parent)
 LAB = os.environ.get("FLEET_LAB") or "molecule-" + os.environ.get("MOLECULE_SCENARIO_NAME", "fleet")
 PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
-
-
-def host(name):
-    return testinfra.get_host(f"ansible://{name}", ansible_inventory=INVENTORY)
-
-
-def where_now(names=("xen1", "xen2")):
-    where = {}
-    for name in names:
-        for line in host(name).check_output("xl list").splitlines()[1:]:
-            where.setdefault(line.split()[0], []).append(name)
-    return where
-
-
-def http(h, ip, path):
-    return h.check_output(
-        "python3 -c 'import sys, urllib.request; "
-        "sys.stdout.write(urllib.request.urlopen(\"http://%s/%s\", timeout=20).read().decode())'" % (ip, path))
-
-
-def ip(name):
-    return f"{VARS['fleet_lab_net']}.{GUESTS[name]['ip_suffix']}"
 
 
 def playbook(name, *extra, log):
@@ -80,15 +51,11 @@ def wait_for_text(log, text, proc, timeout, after=None):
 def no_migration_running(timeout=900):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        busy = [n for n in ("xen1", "xen2") if host(n).run("pgrep -f 'xl .*migrate'").rc == 0]
+        busy = [n for n in XEN_HOSTS if host(n).run("pgrep -f 'xl .*migrate'").rc == 0]
         if not busy:
             return True
         time.sleep(5)
     return False
-
-
-def markers():
-    return json.loads((DIR / "markers.json").read_text())
 
 
 # ---------------------------------------------------------------------------------------------- 1. refused plan
@@ -133,14 +100,14 @@ def test_an_interrupted_rollout_converges_when_run_again():
     for name in GUESTS:
         assert len(where.get(name, [])) == 1, f"{name} is on {where.get(name)} after the rerun"
     ids = set()
-    for name in ("xen1", "xen2"):
+    for name in XEN_HOSTS:
         h = host(name)
         assert "guest_loglvl=all" in h.check_output("xl info | sed -n 's/^xen_commandline *: //p'").split()
         assert not h.file("/etc/ansible/facts.d/xenfleet_drain.fact").exists
         ids.add(json.loads(h.file("/etc/ansible/facts.d/xenfleet_rollout.fact").content_string)["id"])
     assert len(ids) == 1
     for name in GUESTS:
-        assert http(host(where[name][0]), ip(name), "marker").strip() == markers()[name]
+        assert http(host(where[name][0]), ip(name), "marker").strip() == read_markers()[name]
     print("\n".join(report["lines"]))
 
 
@@ -184,7 +151,7 @@ def test_killing_the_target_mid_migration_leaves_the_guest_on_its_source():
     assert f"{guest}--migratedaway" not in src.check_output("xl list")
     store = host("store")
     assert store.run(f"ping -c 3 -W 2 {ip(guest)}").rc == 0, f"{guest} does not answer on the network"
-    assert http(src, ip(guest), "marker").strip() == markers()[guest]
+    assert http(src, ip(guest), "marker").strip() == read_markers()[guest]
     report = json.loads((DIR / "drill-kill-target.json").read_text())
     row = [r for r in report["rows"] if r["guest"] == guest][0]
     print(f"report: {row}")

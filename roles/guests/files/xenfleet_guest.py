@@ -244,6 +244,15 @@ def _lease_path(guest):
     return os.path.join(LOCK_DIR, 'lease-%s.json' % guest)
 
 
+def _read_lease(path):
+    """The lease recorded in ``path`` ({token, expires, pid}), or None when there is none (or it is unreadable)."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (IOError, OSError, ValueError):
+        return None
+
+
 def cmd_lock(args):
     guest, token = name(args.name, 'guest name'), args.token
     if not TOKEN_RE.match(token):
@@ -251,11 +260,7 @@ def cmd_lock(args):
     now = time.time()
     with FileLock('leases'):
         path = _lease_path(guest)
-        try:
-            with open(path) as f:
-                held = json.load(f)
-        except (IOError, OSError, ValueError):
-            held = None
+        held = _read_lease(path)
         if held and held.get('token') != token and held.get('expires', 0) > now:
             print(json.dumps({'changed': False, 'acquired': False, 'holder': held.get('token'),
                               'expires_in': int(held['expires'] - now)}))
@@ -270,10 +275,8 @@ def cmd_unlock(args):
     guest = name(args.name, 'guest name')
     with FileLock('leases'):
         path = _lease_path(guest)
-        try:
-            with open(path) as f:
-                held = json.load(f)
-        except (IOError, OSError, ValueError):
+        held = _read_lease(path)
+        if held is None:
             return {'changed': False, 'released': False}
         if held.get('token') != args.token:
             return {'changed': False, 'released': False, 'holder': held.get('token')}

@@ -11,15 +11,14 @@ import os
 import pytest
 
 from ansible_collections.xenfleet.xen.plugins.module_utils import xen_fleet as f
-from ansible_collections.xenfleet.xen.plugins.module_utils import xl_client
 from ansible_collections.xenfleet.xen.plugins.module_utils.xl_service import XenHostService
 from ansible_collections.xenfleet.xen.tests.unit.plugins.module_utils.xen_fixtures import (
     VERSIONS,
-    Replay,
+    client_for,
     stdout_of,
+    write,
 )
 
-XL = '/usr/sbin/xl'
 ISCSI = '/dev/disk/by-path/ip-192.168.250.13:3260-iscsi-iqn.2025-11.net.xenfleet.shared:%s-lun-1'
 
 
@@ -43,18 +42,11 @@ OPTS = {'reserve_mib': 100, 'overhead_mib': 0, 'vcpu_ratio': 0}
 
 # --------------------------------------------------------------------------- host records
 
-def _write(root, path, text):
-    full = os.path.join(str(root), path.lstrip('/'))
-    os.makedirs(os.path.dirname(full), exist_ok=True)
-    with open(full, 'w') as handle:
-        handle.write(text)
-
-
 @pytest.mark.parametrize('version', VERSIONS)
 def test_host_record_from_lab_captures(tmp_path, version):
     """xen_host_info and xen_domain_info results computed from real captures, turned into a record."""
-    _write(tmp_path, '/proc/xen/capabilities', 'control_d\n')
-    _write(tmp_path, '/sys/hypervisor/type', 'xen\n')
+    write(tmp_path, '/proc/xen/capabilities', 'control_d\n')
+    write(tmp_path, '/sys/hypervisor/type', 'xen\n')
     listing = stdout_of(version, 'xl_list').splitlines()
     table = {
         ('info',): (0, stdout_of(version, 'xl_info'), ''),
@@ -64,7 +56,7 @@ def test_host_record_from_lab_captures(tmp_path, version):
     }
     uptime = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', version, 'xl_uptime_guest.out')
     table[('uptime',)] = (0, open(uptime).read() if os.path.exists(uptime) else stdout_of(version, 'xl_uptime'), '')
-    client = xl_client.XlClient(xl_client.XlRunner(Replay(table, xl=XL), XL, None))
+    client, dummy = client_for(table)
     service = XenHostService(lambda: client, root=str(tmp_path))
     host_info = service.host_facts()
     domain_info = {'domains': service.domain_facts()}

@@ -11,15 +11,15 @@ from ansible_collections.xenfleet.xen.plugins.module_utils import xl_client
 from ansible_collections.xenfleet.xen.plugins.module_utils import xl_errors as e
 from ansible_collections.xenfleet.xen.plugins.module_utils.xl_waiter import Waiter
 from ansible_collections.xenfleet.xen.tests.unit.plugins.module_utils.xen_fixtures import (
+    TIMEOUT,
     VERSIONS,
+    XL,
     FakeClock,
     Replay,
     guest_stdout,
     stdout_of,
 )
 
-XL = '/usr/sbin/xl'
-TIMEOUT = '/usr/bin/timeout'
 # xl_utils.c find_domain(): "%s is an invalid domain identifier (rc=%d)\n" with ERROR_INVAL (-6).
 NOT_FOUND = (1, '', 'web1 is an invalid domain identifier (rc=-6)\n')
 OK = (0, '', '')

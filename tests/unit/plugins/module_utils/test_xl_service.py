@@ -9,29 +9,14 @@ import os
 
 import pytest
 
-from ansible_collections.xenfleet.xen.plugins.module_utils import xl_client
 from ansible_collections.xenfleet.xen.plugins.module_utils.xl_errors import XenNotAvailableError
 from ansible_collections.xenfleet.xen.plugins.module_utils.xl_service import XenHostService
 from ansible_collections.xenfleet.xen.tests.unit.plugins.module_utils.xen_fixtures import (
     VERSIONS,
-    Replay,
+    client_for,
     stdout_of,
+    write,
 )
-
-XL = '/usr/sbin/xl'
-
-
-def write(root, path, text=''):
-    full = os.path.join(str(root), path.lstrip('/'))
-    os.makedirs(os.path.dirname(full), exist_ok=True)
-    with open(full, 'w') as f:
-        f.write(text)
-    return full
-
-
-def client_for(table):
-    replay = Replay(table, xl=XL)
-    return xl_client.XlClient(xl_client.XlRunner(replay, XL, None)), replay
 
 
 def refuse():

@@ -7,6 +7,10 @@ Every file under ``fixtures/xen-4.17`` and ``fixtures/xen-4.20`` was captured on
 host; ``SOURCE.md`` next to them says where and how.  A test that needs a capture which is not
 there is *skipped with a reason that says so* (run pytest with ``-rs`` to list them); it never
 falls back to made-up output.
+
+The tables of captured answers go to a Replay; ``client_for`` puts one under an XlClient, and
+tests/unit/plugins/modules/xen_module_helpers.py under a whole module.  Domain-0's files (under
+/etc/xen, /proc/xen, ...) are written below a temporary root with ``write``.
 """
 
 from __future__ import annotations
@@ -15,8 +19,12 @@ import os
 
 import pytest
 
+from ansible_collections.xenfleet.xen.plugins.module_utils import xl_client
+
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures')
 VERSIONS = ('xen-4.17', 'xen-4.20')
+XL = '/usr/sbin/xl'
+TIMEOUT = '/usr/bin/timeout'
 
 
 def fixture_path(version, name):
@@ -78,6 +86,15 @@ def fixtures_matching(prefix, suffix='.rc'):
     return found
 
 
+def write(root, path, text=''):
+    """Write the file ``path`` of Domain-0 below the temporary ``root``; returns its full path."""
+    full = os.path.join(str(root), path.lstrip('/'))
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    with open(full, 'w') as f:
+        f.write(text)
+    return full
+
+
 class Replay(object):
     """A stand-in for ``AnsibleModule.run_command`` that replays captured xl output.
 
@@ -86,7 +103,7 @@ class Replay(object):
     ``calls`` as (argv, kwargs) so that tests check the exact argv and options.
     """
 
-    def __init__(self, table, xl='/usr/sbin/xl'):
+    def __init__(self, table, xl=XL):
         self.table = dict(table)
         self.xl = xl
         self.calls = []
@@ -110,6 +127,12 @@ class Replay(object):
     @property
     def commands(self):
         return [self.xl_args(argv) for argv, dummy in self.calls]
+
+
+def client_for(table):
+    """An XlClient whose runner replays ``table`` (no timeout wrapper); returns (client, replay)."""
+    replay = Replay(table, xl=XL)
+    return xl_client.XlClient(xl_client.XlRunner(replay, XL, None)), replay
 
 
 class FakeClock(object):

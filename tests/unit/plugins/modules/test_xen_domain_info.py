@@ -12,8 +12,9 @@ from ansible_collections.xenfleet.xen.tests.unit.plugins.module_utils.xen_fixtur
     VERSIONS,
     guest_stdout,
     stdout_of,
+    write,
 )
-from ansible_collections.xenfleet.xen.tests.unit.plugins.modules.xen_module_helpers import run_module, write
+from ansible_collections.xenfleet.xen.tests.unit.plugins.modules.xen_module_helpers import run_module
 
 NOT_FOUND = (1, '', 'web1 is an invalid domain identifier (rc=-6)\n')
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.xenfleet.xen.plugins.modules import xen_host_info
-from ansible_collections.xenfleet.xen.tests.unit.plugins.module_utils.xen_fixtures import VERSIONS, stdout_of
-from ansible_collections.xenfleet.xen.tests.unit.plugins.modules.xen_module_helpers import (
+from ansible_collections.xenfleet.xen.tests.unit.plugins.module_utils.xen_fixtures import (
     TIMEOUT,
+    VERSIONS,
     XL,
-    run_module,
+    stdout_of,
     write,
 )
+from ansible_collections.xenfleet.xen.tests.unit.plugins.modules.xen_module_helpers import run_module
 
 
 def test_host_without_xen(monkeypatch, tmp_path):

@@ -19,7 +19,7 @@ from ansible_collections.xenfleet.xen.tests.unit.plugins.module_utils.xen_fixtur
     capture,
     guest_stdout,
 )
-from ansible_collections.xenfleet.xen.tests.unit.plugins.modules.xen_lifecycle_helpers import FakeProcess, run
+from ansible_collections.xenfleet.xen.tests.unit.plugins.modules.xen_module_helpers import FakeProcess, run
 
 NAME = 'capture-pvh'
 TARGET = '10.0.0.2'
