@@ -19,9 +19,13 @@ else
   xenlab up --hosts "$hosts" --distro "$distros"
 fi
 
-say "ansible-playbook site.yml (inventory: inventories/lab)"
+# The guests (inventories/lab/guests.yml) are left out by default for now: in the lab, a Domain-0 gets its memory
+# corrupted once a guest runs next to it (see the changelog's known issues). XENFLEET_GUESTS=1 includes them.
+limit=()
+[ "${XENFLEET_GUESTS:-0}" = 1 ] || limit=(--limit 'xen_hosts:localhost')
+say "ansible-playbook site.yml (inventory: inventories/lab${limit:+; guests left out, XENFLEET_GUESTS=1 includes them})"
 t1=$(date +%s)
-ansible-playbook -i inventories/lab site.yml | tee .lab/main-site.log
+ansible-playbook -i inventories/lab site.yml "${limit[@]}" | tee .lab/main-site.log
 t2=$(date +%s)
 
 say "what it did"

@@ -378,6 +378,20 @@ def test_cpu_pinning(desired, affinity, nr_cpus, pinned):
     assert [(c.op, c.args) for c in plan.live] == ([('vcpu_pin', (NAME, 'all', desired))] if pinned else [])
 
 
+@pytest.mark.parametrize('vcpus, live', [
+    (2, [('vcpus', 1, 2, 'vcpu_set', (NAME, 2), {'ignore_host': True})]),
+    (1, []),
+])
+def test_vcpu_set_within_the_maximum_ignores_the_host_cpus(vcpus, live):
+    # xl vcpu-set refuses more vCPUs than the host has pCPUs unless --ignore-host, and xl create does not
+    running = {'memory_mib': 128, 'maxmem_mib': 128, 'vcpus': 1, 'maxvcpus': 2, 'type': 'pv', 'kernel': '/k',
+               'vifs': [], 'disks': []}
+    p = params(state='running', memory=128, kernel='/k', vcpus=vcpus, maxvcpus=2)
+    plan = d.make_plan(NAME, p, current(rendered(p), row('-b----'), running))
+    assert [(c.key, c.before, c.after, c.op, c.args, c.kwargs) for c in plan.live] == live
+    assert plan.restart_reasons == [] and plan.steps == []
+
+
 @pytest.mark.parametrize('weight, cap, live', [
     (256, 0, []),
     (512, None, [('cpu_weight', 256, 512, {'weight': 512})]),
