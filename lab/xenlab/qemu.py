@@ -82,23 +82,14 @@ def fw_cfg_text(host, authorized_key, apt_proxy=""):
     return "".join(f"{k}={v}\n" for k, v in lines.items())
 
 
-CPU = "max,-smap,-pcid,-invpcid,-la57,-pdpe1gb"
-
-
 def qemu_argv(host, files, qemu="qemu-system-x86_64"):
-    """The QEMU command line of a host. See LAB-NOTES: TCG only, `-cpu max,-smap` so Xen's PV dom0 runs.
-
-    Without PCID, INVPCID, LA57 and 1 GiB pages as well: with them, QEMU 7.2's TCG let Domain-0's memory be
-    corrupted once a guest ran next to it (sshd, systemd and journald segfaulted within 1-2 minutes of a guest's
-    start, 3 times out of 3 on Xen 4.17 and 4.20). Without them, two Debian guests ran next to Domain-0 for 5
-    minutes with no fault (one observation, 2026-11-26; which of the four matters is not known yet).
-    """
+    """The QEMU command line of a host. See LAB-NOTES: TCG only, `-cpu max,-smap` so Xen's PV dom0 runs."""
     return [
         qemu,
         "-name", host.qemu_name,
         "-machine", "pc",
         "-accel", "tcg,thread=multi,tb-size=256",
-        "-cpu", CPU,
+        "-cpu", "max,-smap",
         "-smp", str(host.cpus),
         "-m", str(host.memory_mb),
         "-nodefaults", "-vga", "std", "-display", "none",
