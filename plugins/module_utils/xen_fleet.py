@@ -107,15 +107,10 @@ def options(values=None):
 
 
 def _count(value, what):
-    if isinstance(value, bool):
-        raise FleetError('%s must be a number, got %r' % (what, value))
     try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise FleetError('%s must be a number, got %r' % (what, value))
-    if number < 0:
-        raise FleetError('%s must not be negative, got %r' % (what, value))
-    return number
+        return xen_placement.whole_number(value, what)
+    except xen_placement.PlacementError as exc:
+        raise FleetError(str(exc)) from exc
 
 
 # --------------------------------------------------------------------------- host records

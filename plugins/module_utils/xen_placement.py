@@ -43,7 +43,8 @@ class PlacementError(ValueError):
     """Invalid input (not "does not fit": that is a normal result)."""
 
 
-def _number(value, what, allow_none=False):
+def whole_number(value, what, allow_none=False):
+    """VALUE as a non-negative int (not a bool), or PlacementError naming WHAT."""
     if value is None and allow_none:
         return None
     if isinstance(value, bool):
@@ -64,9 +65,9 @@ class Host(object):
         if not name or not isinstance(name, str):
             raise PlacementError('a host needs a name, got %r' % (name,))
         self.name = name
-        self.memory_mib = _number(memory_mib, 'host %s: memory_mib' % name)
+        self.memory_mib = whole_number(memory_mib, 'host %s: memory_mib' % name)
         # None: vCPUs are not limited on this host
-        self.vcpus = _number(vcpus, 'host %s: vcpus' % name, allow_none=True)
+        self.vcpus = whole_number(vcpus, 'host %s: vcpus' % name, allow_none=True)
 
     @classmethod
     def from_dict(cls, data, name=None):
@@ -87,8 +88,8 @@ class Guest(object):
         if not name or not isinstance(name, str):
             raise PlacementError('a guest needs a name, got %r' % (name,))
         self.name = name
-        self.memory_mib = _number(memory_mib, 'guest %s: memory_mib' % name)
-        self.vcpus = _number(vcpus, 'guest %s: vcpus' % name)
+        self.memory_mib = whole_number(memory_mib, 'guest %s: memory_mib' % name)
+        self.vcpus = whole_number(vcpus, 'guest %s: vcpus' % name)
         if pin is not None and not isinstance(pin, str):
             raise PlacementError('guest %s: pin must be a host name, got %r' % (name, pin))
         self.pin = pin or None
