@@ -110,7 +110,7 @@ def main():
     parser.add_argument('-i', '--inventory', required=True)
     parser.add_argument('--skip-evacuation', action='store_true')
     parser.add_argument('--skip-rollout', action='store_true')
-    parser.add_argument('--hypervisor-extra-args', default='cpuid=no-avx',
+    parser.add_argument('--hypervisor-extra-args', default='spec-ctrl=eager-fpu',
                         help='the Xen extra arguments the fleet has now, comma-separated (default: the lab\'s)')
     parser.add_argument('--workdir', default='/tmp/xenfleet-bench-fleet')
     parser.add_argument('--out', default=None)

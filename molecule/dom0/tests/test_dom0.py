@@ -2,7 +2,7 @@
 can run guests and that trusts its peer for migrations, and for nothing else.
 
 Everything here runs on the lab hosts (real Xen under QEMU/TCG). The values checked are the lab's
-(inventories/lab/group_vars/xen_hosts): dom0_mem=1024M,max:1024M, console=com1, cpuid=no-avx, the private NIC as the
+(inventories/lab/group_vars/xen_hosts): dom0_mem=1024M,max:1024M, console=com1, spec-ctrl=eager-fpu, the private NIC as the
 port of xenbr0, the data disk as volume group xenvg with a thin pool.
 """
 import json
@@ -19,7 +19,7 @@ testinfra_hosts = ["ansible://xen_hosts"]
 REPO = Path(__file__).resolve().parents[3]
 RELEASES = {"12": "4.17", "13": "4.20"}  # Debian major version -> Xen major.minor (roles/hypervisor/vars)
 XEN_ARGS = ["dom0_mem=1024M,max:1024M", "dom0_max_vcpus=1", "sched=credit2", "console=com1", "com1=115200,8n1",
-            "cpuid=no-avx"]
+            "spec-ctrl=eager-fpu"]
 SERVICES = ["xen", "xendomains", "xen-watchdog"]  # what Debian 12 and 13 ship, plus the role's watchdog unit
 TINY_INITRD = "/root/xenfleet-tiny.cpio.gz"
 
