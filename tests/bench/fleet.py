@@ -32,9 +32,12 @@ import subprocess
 import sys
 import time
 
+import yaml
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLAYBOOK = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
 ROLLOUT_ARG = 'guest_loglvl=all'
+LAB_HYPERVISOR_VARS = os.path.join(ROOT, 'inventories', 'lab', 'group_vars', 'xen_hosts', 'hypervisor.yml')
 
 
 def run(inventory, playbook, extra, label, workdir, check=True):
@@ -105,13 +108,19 @@ def rollout(inventory, workdir, args):
             'ratio': round(seconds / parts, 3) if parts else None, 'lines': report.get('lines', [])}
 
 
+def lab_xen_args():
+    """The Xen arguments every lab host boots with (xenlab_xen_args in the lab's group_vars)."""
+    with open(LAB_HYPERVISOR_VARS) as handle:
+        return ','.join(yaml.safe_load(handle)['xenlab_xen_args'])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('-i', '--inventory', required=True)
     parser.add_argument('--skip-evacuation', action='store_true')
     parser.add_argument('--skip-rollout', action='store_true')
-    parser.add_argument('--hypervisor-extra-args', default='spec-ctrl=eager-fpu',
-                        help='the Xen extra arguments the fleet has now, comma-separated (default: the lab\'s)')
+    parser.add_argument('--hypervisor-extra-args', default=lab_xen_args(),
+                        help='the Xen extra arguments the fleet has now, comma-separated (default: the lab\'s, %(default)s)')
     parser.add_argument('--workdir', default='/tmp/xenfleet-bench-fleet')
     parser.add_argument('--out', default=None)
     opts = parser.parse_args()
