@@ -60,6 +60,38 @@ def test_pinned_guest_is_where_pinned(placement):
             assert placement[name] == [v["guests_dom0"]]
 
 
+def test_inventory_plugin_says_where_each_guest_runs(placement):
+    """The xen_guests inventory plugin (inventories/xen_guests.yml), asked through the scenario's inventory, agrees
+    with xl on both Domain-0s, and the guests keep their static inventory variables."""
+    import os
+    import subprocess
+
+    inventory = str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)
+    argv = [str(Path(sys.executable).parent / "ansible-inventory"), "-i", inventory,
+            "-i", str(REPO / "inventories" / "xen_guests.yml"), "--list"]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=REPO, timeout=300)
+    assert "could not be asked" not in proc.stderr, proc.stderr
+
+    def plain(value):  # ansible-inventory marks strings that came from xl as unsafe
+        if isinstance(value, dict):
+            if set(value) == {"__ansible_unsafe"}:
+                return value["__ansible_unsafe"]
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    data = plain(json.loads(proc.stdout))
+    hostvars = data["_meta"]["hostvars"]
+    for name in GUESTS:
+        assert hostvars[name]["xen_dom0"] == placement[name][0], hostvars[name]
+        assert hostvars[name]["xen_type"] == GUESTS[name]["guests_type"]
+        assert hostvars[name]["xen_macs"] == [derive_mac(name, 0)]
+        assert hostvars[name]["guests_template"] == GUESTS[name]["guests_template"]
+        assert name in data["dom0_" + placement[name][0]]["hosts"]
+    assert sorted(data["xen_running_guests"]["hosts"]) == sorted(n for n in placement if n != "Domain-0")
+
+
 def test_guests_are_spread_over_both_dom0s(placement):
     used = {placement[name][0] for name in GUESTS}
     assert used == {"xen1", "xen2"}
