@@ -19,13 +19,14 @@ description:
   - A guest that is already an inventory host (for example one of the C(xenfleet.xen.guests) role's C(xen_guests))
     keeps its own variables and gets the C(xen_*) facts set on it, so that after a migration or an evacuation the
     inventory says where it runs now.
-  - A domain in the middle of a live migration exists twice, as C(NAME--migratedaway) on the source and
-    C(NAME--incoming) on the target; it is reported once, as C(NAME) on the source, with C(xen_migrating=true).
-  - A guest found on more than one Domain-0 (a split brain after an interrupted migration) is reported with a
-    warning, on the Domain-0 where it runs, and joins the group C(<group>_duplicated).
+  - A guest in the middle of a live migration exists twice for a moment (C(NAME--incoming) on the target, and
+    C(NAME--migratedaway) or a suspended C(NAME) on the source); it is reported once, where it is active, with
+    C(xen_migrating=true).
+  - A guest active on more than one Domain-0 (a split brain after an interrupted migration) is reported with a
+    warning, on the Domain-0 where it runs, with C(xen_duplicated=true), and joins the group C(<group>_duplicated).
   - Host variables set on every guest are C(xen_dom0), C(xen_domid), C(xen_uuid), C(xen_type), C(xen_state),
     C(xen_state_flags), C(xen_memory_mib), C(xen_maxmem_mib), C(xen_vcpus), C(xen_maxvcpus), C(xen_disks) (the
-    backing paths), C(xen_macs), C(xen_ips) (the C(ip=) of the vifs, if set), C(xen_migrating) and C(xen_seen_on)
+    backing paths), C(xen_macs), C(xen_ips) (the C(ip=) of the vifs, if set), C(xen_migrating), C(xen_duplicated) and C(xen_seen_on)
     (every Domain-0 holding a copy).
   - An unreachable Domain-0 is a warning (its guests are left out) unless O(unreachable=error).
 options:
@@ -283,12 +284,21 @@ def _base_name(name):
     return name, None
 
 
+ACTIVE = ('running', 'blocked', 'runnable', 'paused')
+
+
+def _in_flight(row, suffix):
+    """A copy that a live migration leaves for a moment: renamed by xl, or suspended on the source."""
+    return suffix is not None or (row['state'] == 'shutdown' and row.get('shutdown_reason') == 'suspend')
+
+
 def guests_from_surveys(surveys, states):
     """{dom0: [domain rows]} -> ({guest name: host variables}, [warnings]).
 
-    A migration in flight (``NAME--migratedaway`` on the source, ``NAME--incoming`` on the target) is one guest, on
-    the source.  A guest on several Domain-0s is reported where it runs (active beats paused beats the rest),
-    with ``xen_seen_on`` listing every copy, and a warning.
+    A live migration shows for a moment as ``NAME--incoming`` on the target (left out) and ``NAME--migratedaway``
+    or a suspended ``NAME`` on the source: one guest, with ``xen_migrating``, reported where it is active.  Two
+    active copies on different Domain-0s are a split brain: reported where it runs (active beats paused), with
+    ``xen_seen_on`` listing every copy, and a warning.
     """
     copies = {}
     for dom0 in sorted(surveys):
@@ -296,16 +306,19 @@ def guests_from_surveys(surveys, states):
             name, suffix = _base_name(row['name'])
             if suffix == '--incoming':
                 continue
-            copies.setdefault(name, []).append((dom0, row, suffix is not None))
+            copies.setdefault(name, []).append((dom0, row, _in_flight(row, suffix)))
     rank = {'running': 0, 'blocked': 0, 'runnable': 0, 'paused': 1}
     guests, warnings = {}, []
     for name in sorted(copies):
-        found = sorted(copies[name], key=lambda c: (rank.get(c[1]['state'], 2), c[0]))
-        dom0, row, migrating = found[0]
-        if len(found) > 1:
-            warnings.append('xen_guests: %s exists on %d Domain-0s: %s; reported on %s' % (
-                name, len(found), ', '.join('%s (%s)' % (d, r['state']) for d, r, _m in found), dom0))
-        if row['state'] not in states:
+        found = sorted(copies[name], key=lambda c: (c[2], rank.get(c[1]['state'], 2), c[0]))
+        dom0, row, _moving = found[0]
+        active = [(d, r) for d, r, moving in found if not moving and r['state'] in ACTIVE]
+        if len(active) > 1:
+            warnings.append('xen_guests: %s is active on %d Domain-0s: %s; reported on %s' % (
+                name, len(active), ', '.join('%s (%s)' % (d, r['state']) for d, r in active), dom0))
+        migrating = any(moving for _d, _r, moving in found)
+        # a guest on its way is not down: it passes the filter as an active one would
+        if row['state'] not in states and not (migrating and not active and set(states) & set(ACTIVE)):
             continue
         guests[name] = {
             'xen_dom0': dom0,
@@ -322,6 +335,7 @@ def guests_from_surveys(surveys, states):
             'xen_macs': [n['mac'] for n in row.get('vifs') or [] if n.get('mac')],
             'xen_ips': [ip for n in row.get('vifs') or [] for ip in (n.get('ip') or '').split() if ip],
             'xen_migrating': migrating,
+            'xen_duplicated': len(active) > 1,
             'xen_seen_on': [d for d, _r, _m in found],
         }
     return guests, warnings
@@ -387,7 +401,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         strict = self.get_option('strict')
         for name, facts in guests.items():
             self.inventory.add_host(name, group=group)
-            if len(facts['xen_seen_on']) > 1:
+            if facts['xen_duplicated']:
                 self.inventory.add_child(self.inventory.add_group(group + '_duplicated'), name)
             for key, value in facts.items():
                 self.inventory.set_variable(name, key, value)
