@@ -32,6 +32,7 @@ from ansible_collections.xenfleet.xen.plugins.module_utils.xl_errors import (
     XlCfgSyntaxError,
     XlCommandError,
     XlError,
+    XlHotplugTimeoutError,
     XlTimeoutError,
     XlValidationError,
 )
@@ -730,12 +731,17 @@ class DomainService(object):
     ``root`` prefixes every file path (unit tests point it at a temporary directory).
     """
 
+    #: How many more times ``xl create`` runs after a hotplug script was killed at libxl's deadline (fixed at build
+    #: time; a busy Domain-0 can miss it while the device is fine).
+    CREATE_RETRIES = 1
+
     def __init__(self, client, root='/', config_dir=CONFIG_DIR, auto_dir=AUTO_DIR):
         self.client = client
         self.root = root
         self.config_dir = config_dir
         self.auto_dir = auto_dir
         self.log = []  # what was done, in order
+        self.warnings = []  # what the caller should tell the user (a create that had to be done twice)
         self.last_row = None  # the ``xl list`` row found by inspect()
 
     def path(self, path):
@@ -882,6 +888,25 @@ class DomainService(object):
             if self.client.state(name) is not None:
                 raise
 
+    def create(self, name, config_path, paused, timeout):
+        """``xl create``, once more when only a hotplug script's deadline was missed (XlHotplugTimeoutError).
+
+        libxl tears the half-built domain down itself; anything it left is destroyed (it is the domain this call
+        was creating) before the second try, which is logged.  Any other failure, or a second timeout, is raised.
+        """
+        for attempt in range(self.CREATE_RETRIES + 1):
+            try:
+                return self.client.create(config_path, paused=paused, timeout=timeout)
+            except XlHotplugTimeoutError as exc:
+                if attempt == self.CREATE_RETRIES:
+                    raise
+                if self.client.state(name) is not None:
+                    self.destroy(name)
+                note = 'create %s: %s; created again' % (name, exc.summary)
+                self.log.append(note)
+                self.warnings.append('%s (%s)' % (note, exc.message.splitlines()[0]))
+        return None
+
     def apply(self, name, plan, params):
         """Do what the plan says.  Returns facts about what happened."""
         facts = {'shutdown_seconds': None, 'destroyed_after_timeout': False}
@@ -892,10 +917,8 @@ class DomainService(object):
             getattr(self.client, change.op)(*change.args, **change.kwargs)
             self.log.append('%s %s: %s -> %s' % (change.op.replace('_', '-'), name, change.before, change.after))
         for step in plan.steps:
-            if step == STEP_CREATE:
-                self.client.create(plan.config_path, timeout=params.get('timeout'))
-            elif step == STEP_CREATE_PAUSED:
-                self.client.create(plan.config_path, paused=True, timeout=params.get('timeout'))
+            if step in (STEP_CREATE, STEP_CREATE_PAUSED):
+                self.create(name, plan.config_path, step == STEP_CREATE_PAUSED, params.get('timeout'))
             elif step == STEP_UNPAUSE:
                 self.client.unpause(name)
             elif step == STEP_PAUSE:

@@ -148,6 +148,16 @@ class XlDeviceError(XlCommandError):
     summary = 'a virtual device could not be attached (hotplug script failed)'
 
 
+class XlHotplugTimeoutError(XlDeviceError):
+    """A hotplug script (vif-bridge, block) ran past libxl's fixed deadline and was killed.
+
+    Nothing is wrong with the device itself: Domain-0 was too busy (seen in the lab under QEMU/TCG with two
+    guests created at once on one Domain-0).  libxl tears the half-built domain down; creating it again can work.
+    """
+
+    summary = 'a hotplug script timed out (Domain-0 too busy); the device itself may be fine'
+
+
 class XlLockError(XlCommandError):
     """Another xl holds a lock (``/var/lock/xl`` or a domain's userdata lock)."""
 
@@ -234,7 +244,9 @@ FAILURE_TABLE = (
     (XlOutOfMemoryError, re.compile(r'Cannot allocate memory')),
     (XlOutOfMemoryError, re.compile(r"can't allocate low memory for domain")),
     (XlOutOfMemoryError, re.compile(r'insufficient memory|not enough memory', re.I)),
-    # Devices: hotplug scripts (vif-bridge, block) failed; libxl then tears the domain down.
+    # Devices: hotplug scripts (vif-bridge, block) failed; libxl then tears the domain down. A script killed at
+    # libxl's deadline first (libxl_aoutils.c async_exec_timeout): a busy Domain-0, not a broken device.
+    (XlHotplugTimeoutError, re.compile(r'killing execution of \S+ .*because of timeout')),
     (XlDeviceError, re.compile(r'Could not find bridge device')),
     (XlDeviceError, re.compile(r'device_hotplug_child_death_cb: script:')),
     (XlDeviceError, re.compile(r'unable to add \w+ devices')),

@@ -491,7 +491,7 @@ def main():
         result['shutdown_seconds'] = facts['shutdown_seconds']
     if module._diff:
         result['diff'] = tracker.diff()
-    for warning in plan.warnings:
+    for warning in plan.warnings + service.warnings:
         module.warn(warning)
     module.exit_json(**result)
 

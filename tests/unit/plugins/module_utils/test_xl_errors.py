@@ -53,6 +53,9 @@ FROM_SOURCE = [
     ('mem-size', 'invalid memory size: 12q\n', e.XlConfigError),  # xl_mem.c
     ('hotplug', 'libxl: error: libxl_device.c:1337:device_hotplug_child_death_cb: script: /etc/xen/scripts/block '
      'failed; error detected.\n', e.XlDeviceError),  # libxl_device.c
+    ('hotplug-timeout', 'libxl: error: libxl_aoutils.c:539:async_exec_timeout: killing execution of '
+     '/etc/xen/scripts/vif-bridge online because of timeout\nlibxl: error: libxl_create.c:1921:'
+     'domcreate_attach_devices: Domain 2:unable to add vif devices\n', e.XlHotplugTimeoutError),  # seen in the lab
     ('generic', 'libxl: error: libxl_domain.c:1000:something: it broke\n', e.XlCommandError),
 ]
 
