@@ -8,7 +8,8 @@ DOCUMENTATION = r'''
 name: xen_guests
 short_description: The guests that really run on the Xen hosts, from C(xl) on every Domain-0
 version_added: 0.1.0
-author: xenfleet developers
+author:
+  - xenfleet developers (@xenfleet)
 description:
   - Asks every Domain-0 which domains it runs (C(xl list) and C(xl list -l), through the collection's one C(xl)
     client, over SSH as Ansible would connect) and makes each guest an inventory host, with the Domain-0 it runs on
