@@ -72,16 +72,8 @@ def test_inventory_plugin_says_where_each_guest_runs(placement):
     proc = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=REPO, timeout=300)
     assert "could not be asked" not in proc.stderr, proc.stderr
 
-    def plain(value):  # ansible-inventory marks strings that came from xl as unsafe
-        if isinstance(value, dict):
-            if set(value) == {"__ansible_unsafe"}:
-                return value["__ansible_unsafe"]
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [plain(v) for v in value]
-        return value
-
-    data = plain(json.loads(proc.stdout))
+    # ansible-inventory marks the strings that came from xl as unsafe: {"__ansible_unsafe": "xen1"}
+    data = json.loads(proc.stdout, object_hook=lambda o: o["__ansible_unsafe"] if set(o) == {"__ansible_unsafe"} else o)
     hostvars = data["_meta"]["hostvars"]
     for name in GUESTS:
         assert hostvars[name]["xen_dom0"] == placement[name][0], hostvars[name]

@@ -248,15 +248,13 @@ def run_inventory(tmp_path, table, config):
     return proc
 
 
-def plain(value):
-    """ansible-inventory --list marks strings that came from outside (here: from xl) as unsafe."""
-    if isinstance(value, dict):
-        if set(value) == {'__ansible_unsafe'}:
-            return value['__ansible_unsafe']
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
+def unsafe_to_plain(obj):
+    """json object_hook: ansible-inventory marks strings that came from outside (here: from xl) as unsafe."""
+    return obj['__ansible_unsafe'] if set(obj) == {'__ansible_unsafe'} else obj
+
+
+def plain(text):
+    return json.loads(text, object_hook=unsafe_to_plain)
 
 
 def captured_answers(version):
@@ -276,7 +274,7 @@ def test_ansible_inventory_adds_where_guests_run(tmp_path, version):
           small: xen_memory_mib < 512
         '''))
     assert proc.returncode == 0, proc.stderr
-    data = plain(json.loads(proc.stdout))
+    data = plain(proc.stdout)
     assert data['xen_running_guests']['hosts'] == ['capture-pv']
     assert data['dom0_xen2']['hosts'] == ['capture-pv'] and data['small']['hosts'] == ['capture-pv']
     facts = data['_meta']['hostvars']['capture-pv']
@@ -290,7 +288,7 @@ def test_ansible_inventory_unreachable_dom0(tmp_path):
     proc = run_inventory(tmp_path, {'2202': captured_answers(version)}, 'plugin: xenfleet.xen.xen_guests\n')
     assert proc.returncode == 0, proc.stderr
     assert 'Domain-0 xen1 could not be asked' in proc.stderr and 'Connection refused' in proc.stderr
-    assert plain(json.loads(proc.stdout))['xen_running_guests']['hosts'] == ['capture-pv']
+    assert plain(proc.stdout)['xen_running_guests']['hosts'] == ['capture-pv']
 
 
 def test_ansible_inventory_unreachable_is_an_error_when_asked(tmp_path):
