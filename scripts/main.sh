@@ -30,6 +30,11 @@ t2=$(date +%s)
 say "what it did"
 grep -A20 '^PLAY RECAP' .lab/main-site.log || true
 echo "site.yml wall time: $((t2 - t1)) s; whole job: $((t2 - t0)) s"
+if [ "${XENFLEET_GUESTS:-1}" != 0 ]; then
+  say "where the guests run, as the Domain-0s say (inventory plugin xenfleet.xen.xen_guests)"
+  ansible-inventory -i inventories/lab -i inventories/xen_guests.yml --graph \
+    || echo "(ansible-inventory with inventories/xen_guests.yml failed: see its message above)"
+fi
 echo
 xenlab status
 echo
