@@ -170,7 +170,7 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 from ansible.utils.display import Display
 from ansible.utils.vars import combine_vars
 
-from ansible_collections.xenfleet.xen.plugins.module_utils.xen_fleet import TRANSIENT_SUFFIXES
+from ansible_collections.xenfleet.xen.plugins.module_utils.xen_fleet import ACTIVE, split_transient
 from ansible_collections.xenfleet.xen.plugins.module_utils.xl_client import KILL_AFTER, XlClient, XlRunner
 from ansible_collections.xenfleet.xen.plugins.module_utils.xl_errors import XlError
 
@@ -266,26 +266,8 @@ def target_from_hostvars(name, hostvars, ssh_args=(), connect_timeout=30, comman
 
 
 def survey_dom0(client):
-    """Every domain on one Domain-0 but Domain-0 itself: ``xl list`` (live state) merged with ``xl list -l``."""
-    configs = dict((c['domid'], c) for c in client.list_domains())
-    rows = []
-    for state in client.list_states():
-        if state['domid'] == 0:
-            continue
-        row = dict(configs.get(state['domid'], {}))
-        row.update(state)
-        rows.append(row)
-    return rows
-
-
-def _base_name(name):
-    for suffix in TRANSIENT_SUFFIXES:
-        if name.endswith(suffix):
-            return name[:-len(suffix)], suffix
-    return name, None
-
-
-ACTIVE = ('running', 'blocked', 'runnable', 'paused')
+    """Every domain on one Domain-0 but Domain-0 itself (XlClient.list_all: ``xl list`` merged with ``xl list -l``)."""
+    return [row for row in client.list_all() if row['domid'] != 0]
 
 
 def _in_flight(row, suffix):
@@ -304,7 +286,7 @@ def guests_from_surveys(surveys, states):
     copies = {}
     for dom0 in sorted(surveys):
         for row in surveys[dom0]:
-            name, suffix = _base_name(row['name'])
+            name, suffix = split_transient(row['name'])
             if suffix == '--incoming':
                 continue
             copies.setdefault(name, []).append((dom0, row, _in_flight(row, suffix)))

@@ -43,6 +43,16 @@ POLICIES = ('fail', 'leave', 'shutdown')
 #: Names xl gives a domain in the middle of a migration: the source renames its copy "<name>--migratedaway"
 #: before it lets the target start, and the target builds "<name>--incoming" until it has the whole stream.
 TRANSIENT_SUFFIXES = ('--migratedaway', '--incoming')
+
+
+def split_transient(name):
+    """(the guest's own name, the TRANSIENT_SUFFIXES suffix or None) of a domain name."""
+    for suffix in TRANSIENT_SUFFIXES:
+        if name.endswith(suffix):
+            return name[:-len(suffix)], suffix
+    return name, None
+
+
 #: The local facts (/etc/ansible/facts.d/<name>.fact) that the playbooks write on a Domain-0.
 DRAIN_FACT = 'xenfleet_drain'
 ROLLOUT_FACT = 'xenfleet_rollout'
@@ -256,13 +266,12 @@ def anomalies(hosts):
     for host in hosts:
         for guest in host.get('guests') or []:
             name = guest['name']
-            for suffix in TRANSIENT_SUFFIXES:
-                if name.endswith(suffix):
-                    base = name[:-len(suffix)]
-                    found.setdefault(base, []).append(
-                        '%s holds %s (%s), left by an interrupted migration of %s: find the copy that runs, '
-                        'then destroy the other (xl destroy %s on %s)' % (host['name'], name, guest.get('state'),
-                                                                          base, name, host['name']))
+            base, suffix = split_transient(name)
+            if suffix:
+                found.setdefault(base, []).append(
+                    '%s holds %s (%s), left by an interrupted migration of %s: find the copy that runs, '
+                    'then destroy the other (xl destroy %s on %s)' % (host['name'], name, guest.get('state'),
+                                                                      base, name, host['name']))
             seen.setdefault(name, []).append('%s (%s)' % (host['name'], guest.get('state')))
     for name, where in seen.items():
         if len(where) > 1:
@@ -526,10 +535,7 @@ def plan_drain(hosts, sources, values=None):
         source = hosts[name]
         version_bad = _version_excludes(source, hosts, targets, opts)
         for guest in source.get('guests') or []:
-            base = guest['name']
-            for suffix in TRANSIENT_SUFFIXES:
-                if base.endswith(suffix):
-                    base = base[:-len(suffix)]
+            base = split_transient(guest['name'])[0]
             if base in odd:
                 plan['errors'].extend(odd[base])
                 continue

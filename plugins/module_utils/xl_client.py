@@ -174,6 +174,17 @@ class XlClient(object):
         entries = xl_parse.parse_xl_list_long(self.run(xl_argv.list_domains(long=True)).stdout)
         return [xl_parse.domain_config_facts(e) for e in entries]
 
+    def list_all(self):
+        """Every domain: its ``xl list`` row (live state, which wins) merged with its ``xl list -l`` facts."""
+        states = self.list_states()
+        configs = {c['domid']: c for c in self.list_domains()}
+        rows = []
+        for state in states:
+            row = dict(configs.get(state['domid'], {}))
+            row.update(state)
+            rows.append(row)
+        return rows
+
     def list_domains_raw(self):
         """``xl list -l`` as xl printed it (a list of {'domid', 'config'})."""
         return xl_parse.parse_xl_list_long(self.run(xl_argv.list_domains(long=True)).stdout)

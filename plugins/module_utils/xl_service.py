@@ -153,14 +153,8 @@ class XenHostService(object):
             except XlDomainNotFoundError:  # gone between the two commands
                 rows, uptimes = [], {}
         else:
-            states = client.list_states()
-            configs = {c['domid']: c for c in client.list_domains()}
+            rows = client.list_all()
             uptimes = client.uptime()
-            rows = []
-            for state in states:
-                item = dict(configs.get(state['domid'], {}))
-                item.update(state)
-                rows.append(item)
         result = []
         for row in rows:
             if row['name'] == 'Domain-0' and not include_dom0:
