@@ -11,12 +11,21 @@ It manages guest DISKS (LVM thin volumes) only: domains are the job of the modul
   survey --vg VG                      the volume group's logical volumes with their tags, and /etc/xen/*.cfg
   lock NAME TOKEN LEASE               take the guest's lease lock (exit 3 while another run holds it)
   unlock NAME TOKEN                   give it back (only the holder's token does)
-  import --vg --pool --lv --image --sha256 --size-mib --kernel-dir
+  import --vg --pool --lv --image --sha256 --size-mib [--kernel-dir]
                                       a template: check the image's sha256, write it into a new thin volume
-                                      (sparse), copy its kernel and initrd out for direct boot, tag it
+                                      (sparse), copy its kernel and initrd out for direct boot (with
+                                      --kernel-dir; the storage node's golden volumes need none), tag it
   clone --vg --template-lv --disk --size-mib --firstboot FILE
                                       a guest disk: thin snapshot of the template, grown, first-boot files
                                       written into it before its first boot, then tagged ready
+  volume --vg --template-lv --lv --size-mib
+                                      (storage node) a shared guest volume: thin snapshot of the golden
+                                      template volume, grown, tagged xf_guest (the shared_storage role exports
+                                      the volumes with that tag); its first-boot files come later, from a Domain-0
+  customise --device PATH --firstboot FILE
+                                      (Domain-0) write the first-boot files into a shared guest volume seen at
+                                      PATH (grown file system first); refused while the device is in use here.
+                                      The role then tags the volume xf_ready on the storage node
   scratch --vg --pool --disk --size-mib --suite --mirror --packages --builder --firstboot FILE [--kernel-dir]
                                       a guest disk built from nothing with debootstrap (no template)
   remove-disk --vg --disk             remove a guest disk (refused while it is open)
@@ -289,7 +298,8 @@ def cmd_import(args):
     t0 = time.time()
     with FileLock(lv_name):
         info = lv(vg, lv_name)
-        if info is not None and TAG_TEMPLATE in info['tags'] and os.path.isfile(os.path.join(args.kernel_dir, 'vmlinuz')):
+        if info is not None and TAG_TEMPLATE in info['tags'] and (
+                not args.kernel_dir or os.path.isfile(os.path.join(args.kernel_dir, 'vmlinuz'))):
             return {'changed': False, 'lv': lv_name}
         if info is not None:
             log('%s exists but was not finished: removing it and starting again' % lv_name)
@@ -309,20 +319,27 @@ def cmd_import(args):
         zstd.stdout.close()
         if zstd.wait() != 0 or dd.returncode != 0:
             raise Failure('writing %s into %s failed: %s' % (args.image, dev, dd.stderr.strip()))
-        with Mounted(dev, 'ro,noload') as root:
-            kernel = copy_kernel(root, args.kernel_dir)
+        kernel = None
+        if args.kernel_dir:
+            with Mounted(dev, 'ro,noload') as root:
+                kernel = copy_kernel(root, args.kernel_dir)
         run(['lvchange', '--addtag', TAG_TEMPLATE, '%s/%s' % (vg, lv_name)])
     return {'changed': True, 'lv': lv_name, 'kernel': kernel, 'seconds': round(time.time() - t0, 1)}
 
 
-def _finish_disk(vg, disk, size_mib, spec_path, kernel_dir=None):
-    dev = device(vg, disk)
+def _customise(dev, spec_path, kernel_dir=None):
+    """Grow DEV's file system to the device and write the first-boot files (and the kernel copy) into it."""
     spec = load_spec(spec_path)
     with Mounted(dev) as root:
         # grow the file system to the volume, online
         run(['resize2fs', dev])
         written = apply_firstboot(root, spec)
         kernel = copy_kernel(root, kernel_dir) if kernel_dir else None
+    return written, kernel
+
+
+def _finish_disk(vg, disk, spec_path, kernel_dir=None):
+    written, kernel = _customise(device(vg, disk), spec_path, kernel_dir)
     run(['lvchange', '--addtag', TAG_READY, '%s/%s' % (vg, disk)])
     return written, kernel
 
@@ -337,22 +354,74 @@ def _reset_unfinished(vg, disk):
     return False
 
 
+def _snapshot(vg, tmpl, disk, size_mib):
+    """A thin snapshot DISK of the finished template volume TMPL, active, tagged xf_guest, grown to SIZE_MIB."""
+    origin = lv(vg, tmpl)
+    if origin is None or TAG_TEMPLATE not in origin['tags']:
+        raise Failure('template volume %s/%s is missing or unfinished' % (vg, tmpl))
+    run(['lvcreate', '--yes', '--snapshot', '--setactivationskip', 'n', '--addtag', TAG_GUEST,
+         '--name', disk, '%s/%s' % (vg, tmpl)])
+    run(['lvchange', '--activate', 'y', '%s/%s' % (vg, disk)])
+    _grow(vg, disk, origin['size_mib'], size_mib)
+
+
+def _grow(vg, disk, size_now, size_mib):
+    if size_mib > size_now:
+        run(['lvextend', '--size', '%dM' % size_mib, '%s/%s' % (vg, disk)])
+
+
 def cmd_clone(args):
     vg, tmpl, disk = name(args.vg, 'volume group'), name(args.template_lv, 'template'), name(args.disk, 'disk')
     t0 = time.time()
     with FileLock(disk):
         if _reset_unfinished(vg, disk):
             return {'changed': False, 'disk': disk}
-        origin = lv(vg, tmpl)
-        if origin is None or TAG_TEMPLATE not in origin['tags']:
-            raise Failure('template volume %s/%s is missing or unfinished' % (vg, tmpl))
-        run(['lvcreate', '--yes', '--snapshot', '--setactivationskip', 'n', '--addtag', TAG_GUEST,
-             '--name', disk, '%s/%s' % (vg, tmpl)])
-        run(['lvchange', '--activate', 'y', '%s/%s' % (vg, disk)])
-        if args.size_mib > origin['size_mib']:
-            run(['lvextend', '--size', '%dM' % args.size_mib, '%s/%s' % (vg, disk)])
-        written = _finish_disk(vg, disk, args.size_mib, args.firstboot)[0]
+        _snapshot(vg, tmpl, disk, args.size_mib)
+        written = _finish_disk(vg, disk, args.firstboot)[0]
     return {'changed': True, 'disk': disk, 'origin': tmpl, 'written': written, 'seconds': round(time.time() - t0, 1)}
+
+
+def cmd_volume(args):
+    """A shared guest volume on the storage node. An existing one is never recreated (Domain-0s are logged in to
+    it, and its first-boot state is the xf_ready tag's business); one that a crash left too small is grown."""
+    vg, tmpl, disk = name(args.vg, 'volume group'), name(args.template_lv, 'template'), name(args.lv, 'volume')
+    with FileLock(disk):
+        info = lv(vg, disk)
+        if info is not None:
+            if TAG_GUEST not in info['tags']:
+                raise Failure('%s/%s exists and is not a guest volume (no tag %s): not using it' % (vg, disk, TAG_GUEST))
+            grown = TAG_READY not in info['tags'] and args.size_mib > info['size_mib']
+            if grown:
+                _grow(vg, disk, info['size_mib'], args.size_mib)
+            return {'changed': grown, 'lv': disk, 'ready': TAG_READY in info['tags']}
+        _snapshot(vg, tmpl, disk, args.size_mib)
+    return {'changed': True, 'lv': disk, 'origin': tmpl, 'ready': False}
+
+
+def in_use(dev):
+    """Whether DEV is open exclusively on this host (mounted, or held by a driver such as blkback)."""
+    try:
+        fd = os.open(dev, os.O_RDONLY | os.O_EXCL)
+    except OSError as exc:
+        if exc.errno == errno.EBUSY:
+            return True
+        raise
+    os.close(fd)
+    return False
+
+
+def cmd_customise(args):
+    dev = args.device
+    if not dev.startswith('/dev/') or '/../' in dev:
+        raise Failure('invalid device %r' % dev)
+    if not os.path.exists(dev):
+        raise Failure('%s does not exist on this Domain-0: is it logged in to the volume (role shared_storage)?' % dev)
+    t0 = time.time()
+    with FileLock('customise-' + re.sub(r'[^A-Za-z0-9_.-]', '_', os.path.basename(dev))):
+        if in_use(dev):
+            raise Failure('%s is in use on this Domain-0 (a domain or a mount): not writing into it' % dev)
+        written = _customise(dev, args.firstboot)[0]
+    return {'changed': True, 'device': dev, 'written': written, 'seconds': round(time.time() - t0, 1)}
 
 
 def cmd_scratch(args):
@@ -371,7 +440,7 @@ def cmd_scratch(args):
                                   stdout=sys.stderr, stderr=sys.stderr, check=False)
             if proc.returncode != 0:
                 raise Failure('building the root file system failed (rc=%d)' % proc.returncode)
-        written, kernel = _finish_disk(vg, disk, args.size_mib, args.firstboot, args.kernel_dir)
+        written, kernel = _finish_disk(vg, disk, args.firstboot, args.kernel_dir)
     return {'changed': True, 'disk': disk, 'written': written, 'kernel': kernel, 'seconds': round(time.time() - t0, 1)}
 
 
@@ -396,13 +465,21 @@ def parser():
     s.add_argument('name')
     s.add_argument('token')
     s = sub.add_parser('import')
-    for opt in ('--vg', '--pool', '--lv', '--image', '--sha256', '--kernel-dir'):
+    for opt in ('--vg', '--pool', '--lv', '--image', '--sha256'):
         s.add_argument(opt, required=True)
+    s.add_argument('--kernel-dir')
     s.add_argument('--size-mib', type=int, required=True)
     s = sub.add_parser('clone')
     for opt in ('--vg', '--template-lv', '--disk', '--firstboot'):
         s.add_argument(opt, required=True)
     s.add_argument('--size-mib', type=int, required=True)
+    s = sub.add_parser('volume')
+    for opt in ('--vg', '--template-lv', '--lv'):
+        s.add_argument(opt, required=True)
+    s.add_argument('--size-mib', type=int, required=True)
+    s = sub.add_parser('customise')
+    s.add_argument('--device', required=True)
+    s.add_argument('--firstboot', required=True)
     s = sub.add_parser('scratch')
     for opt in ('--vg', '--pool', '--disk', '--suite', '--mirror', '--builder', '--firstboot'):
         s.add_argument(opt, required=True)
@@ -420,7 +497,8 @@ def main(argv=None):
     # LVM and e2fsprogs live in sbin, which a non-login environment may leave out of PATH
     os.environ['PATH'] = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:' + os.environ.get('PATH', '')
     commands = {'survey': cmd_survey, 'lock': cmd_lock, 'unlock': cmd_unlock, 'import': cmd_import,
-                'clone': cmd_clone, 'scratch': cmd_scratch, 'remove-disk': cmd_remove_disk}
+                'clone': cmd_clone, 'volume': cmd_volume, 'customise': cmd_customise, 'scratch': cmd_scratch,
+                'remove-disk': cmd_remove_disk}
     if args.command not in commands:
         parser().print_usage(sys.stderr)
         return 2

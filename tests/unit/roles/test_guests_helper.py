@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The pure parts of roles/guests/files/xenfleet-guest (the Domain-0 helper): first-boot files written into a guest
 root file system, refusing paths that escape it, and the kernel copy that follows links inside the guest's tree.
-LVM and mounts are proven in the lab (molecule/guests), not here."""
+LVM and mounts are proven in the lab (molecule/guests, molecule/fleet), not here; the shared volume commands are
+checked here against a table of volumes, with the LVM commands they run recorded."""
 
 from __future__ import annotations
 
@@ -131,3 +132,131 @@ def test_lease_lock(tmp_path, monkeypatch, capsys):
     # an expired lease (a run that died) is taken over
     assert helper.cmd_lock(helper.parser().parse_args(['lock', 'web2', 'dead', '0']))['acquired'] is True
     assert helper.cmd_lock(helper.parser().parse_args(['lock', 'web2', 'alive', '60']))['acquired'] is True
+
+
+# ---- shared volumes: the storage node's "volume" and a Domain-0's "customise" (LVM and mounts replaced by a record
+# of the commands; the real ones are proven in the lab, molecule/fleet)
+
+class Recorder(object):
+    """helper.run and helper.lvs over a table of volumes: records the argv lists it is given."""
+
+    def __init__(self, volumes):
+        self.volumes = volumes
+        self.argv = []
+
+    def run(self, argv, check=True, **kw):
+        self.argv.append(list(argv))
+        return None
+
+    def lvs(self, vg):
+        return self.volumes
+
+
+TEMPLATE = {'tags': ['xf_template'], 'size_mib': 2048, 'attr': 'Vwi-a-tz--', 'open': False, 'origin': None,
+            'pool': 'thinpool'}
+SNAPSHOT = ['lvcreate', '--yes', '--snapshot', '--setactivationskip', 'n', '--addtag', 'xf_guest', '--name', 'web1',
+            'xfshared/xf-tmpl-debian12-0123456789ab']
+ACTIVATE = ['lvchange', '--activate', 'y', 'xfshared/web1']
+
+
+def guest_volume(tags, size_mib):
+    return {'tags': tags, 'size_mib': size_mib, 'attr': 'Vwi-a-tz--', 'open': False,
+            'origin': 'xf-tmpl-debian12-0123456789ab', 'pool': 'thinpool'}
+
+
+VOLUME_CASES = [
+    # (what is there, size asked) -> (changed, commands run, ready)
+    ('new, grown', {'xf-tmpl-debian12-0123456789ab': TEMPLATE}, 3072,
+     True, [SNAPSHOT, ACTIVATE, ['lvextend', '--size', '3072M', 'xfshared/web1']], False),
+    ('new, the template size', {'xf-tmpl-debian12-0123456789ab': TEMPLATE}, 2048, True, [SNAPSHOT, ACTIVATE], False),
+    ('there and ready: never touched', {'web1': guest_volume(['xf_guest', 'xf_ready'], 2048)}, 3072, False, [], True),
+    ('there, not ready, a crash left it small', {'web1': guest_volume(['xf_guest'], 2048)}, 3072,
+     True, [['lvextend', '--size', '3072M', 'xfshared/web1']], False),
+    ('there, not ready, right size', {'web1': guest_volume(['xf_guest'], 3072)}, 3072, False, [], False),
+]
+
+
+@pytest.mark.parametrize('what,volumes,size,changed,commands,ready', VOLUME_CASES, ids=[c[0] for c in VOLUME_CASES])
+def test_volume(tmp_path, monkeypatch, what, volumes, size, changed, commands, ready):
+    rec = Recorder(volumes)
+    monkeypatch.setattr(helper, 'LOCK_DIR', str(tmp_path))
+    monkeypatch.setattr(helper, 'run', rec.run)
+    monkeypatch.setattr(helper, 'lvs', rec.lvs)
+    args = helper.parser().parse_args(['volume', '--vg=xfshared', '--template-lv=xf-tmpl-debian12-0123456789ab',
+                                       '--lv=web1', '--size-mib=%d' % size])
+    got = helper.cmd_volume(args)
+    assert (got['changed'], got['ready']) == (changed, ready)
+    assert rec.argv == commands
+
+
+VOLUME_REFUSALS = [
+    ('no template', {}, 'missing or unfinished'),
+    ('unfinished template', {'xf-tmpl-debian12-0123456789ab': dict(TEMPLATE, tags=[])}, 'missing or unfinished'),
+    ('a volume of somebody else', {'web1': guest_volume([], 2048)}, 'not a guest volume'),
+]
+
+
+@pytest.mark.parametrize('what,volumes,message', VOLUME_REFUSALS, ids=[c[0] for c in VOLUME_REFUSALS])
+def test_volume_refuses(tmp_path, monkeypatch, what, volumes, message):
+    rec = Recorder(volumes)
+    monkeypatch.setattr(helper, 'LOCK_DIR', str(tmp_path))
+    monkeypatch.setattr(helper, 'run', rec.run)
+    monkeypatch.setattr(helper, 'lvs', rec.lvs)
+    args = helper.parser().parse_args(['volume', '--vg=xfshared', '--template-lv=xf-tmpl-debian12-0123456789ab',
+                                       '--lv=web1', '--size-mib=2048'])
+    with pytest.raises(helper.Failure, match=message):
+        helper.cmd_volume(args)
+    assert rec.argv == []
+
+
+CUSTOMISE_REFUSALS = [
+    ('not under /dev', '/tmp/x', 'invalid device'),
+    ('climbs out of /dev', '/dev/disk/../../etc/passwd', 'invalid device'),
+    ('not logged in', '/dev/disk/by-path/ip-192.0.2.1:3260-iscsi-iqn.2025-11.net.xenfleet.storage:nope-lun-1',
+     'is it logged in'),
+]
+
+
+@pytest.mark.parametrize('what,dev,message', CUSTOMISE_REFUSALS, ids=[c[0] for c in CUSTOMISE_REFUSALS])
+def test_customise_refuses(tmp_path, monkeypatch, what, dev, message):
+    monkeypatch.setattr(helper, 'LOCK_DIR', str(tmp_path))
+    args = helper.parser().parse_args(['customise', '--device=' + dev, '--firstboot=/nonexistent'])
+    with pytest.raises(helper.Failure, match=message):
+        helper.cmd_customise(args)
+
+
+def test_customise_refuses_a_device_in_use(tmp_path, monkeypatch):
+    monkeypatch.setattr(helper, 'LOCK_DIR', str(tmp_path))
+    monkeypatch.setattr(helper, 'in_use', lambda dev: True)
+    monkeypatch.setattr(helper, '_customise', lambda *a: pytest.fail('wrote into a device in use'))
+    args = helper.parser().parse_args(['customise', '--device=/dev/null', '--firstboot=/nonexistent'])
+    with pytest.raises(helper.Failure, match='in use on this Domain-0'):
+        helper.cmd_customise(args)
+
+
+def test_customise_writes_into_a_free_device(tmp_path, monkeypatch):
+    monkeypatch.setattr(helper, 'LOCK_DIR', str(tmp_path))
+    monkeypatch.setattr(helper, 'in_use', lambda dev: False)
+    seen = []
+    monkeypatch.setattr(helper, '_customise', lambda dev, spec, kernel_dir=None: seen.append((dev, spec)) or (['/etc/hostname'], None))
+    args = helper.parser().parse_args(['customise', '--device=/dev/null', '--firstboot=/srv/web1.json'])
+    got = helper.cmd_customise(args)
+    assert got['changed'] and got['written'] == ['/etc/hostname'] and seen == [('/dev/null', '/srv/web1.json')]
+
+
+def test_in_use_is_false_for_a_free_device():
+    assert helper.in_use('/dev/null') is False
+
+
+IMPORT_ARGS = [
+    # the storage node's golden volumes are imported without a kernel copy
+    (['--kernel-dir=/var/lib/xenfleet/templates/x'], '/var/lib/xenfleet/templates/x'),
+    ([], None),
+]
+
+
+@pytest.mark.parametrize('extra,kernel_dir', IMPORT_ARGS)
+def test_import_kernel_dir_is_optional(extra, kernel_dir):
+    args = helper.parser().parse_args(['import', '--vg=v', '--pool=p', '--lv=l', '--image=/i', '--sha256=0',
+                                       '--size-mib=2048'] + extra)
+    assert args.kernel_dir == kernel_dir
