@@ -139,6 +139,23 @@ def test_shared_disks():
     assert not f.disk_is_shared({'target': '/var/lib/xen/images/a.img'}, dict(opts, shared_prefixes=['/srv/']))
 
 
+# The disks the guests role gives its guests (roles/guests: tasks/present.yml), by guests_disk_backend: a shared disk
+# is the shared_storage role's device path of the guest's volume (the default iqn prefix), a local one its LV
+GUESTS_ROLE_DISKS = [
+    ('shared', '/dev/disk/by-path/ip-192.168.250.13:3260-iscsi-iqn.2025-11.net.xenfleet.storage:fleet-d-lun-1', True),
+    ('local', '/dev/xenvg/fleet-d-disk', False),
+]
+
+
+@pytest.mark.parametrize('backend,target,movable', GUESTS_ROLE_DISKS, ids=[d[0] for d in GUESTS_ROLE_DISKS])
+def test_guests_role_disks(backend, target, movable):
+    opts = f.options()
+    assert f.disk_is_shared({'target': target, 'vdev': 'xvda'}, opts) is movable
+    ok, why = f.movability({'state': 'running', 'type': 'pvh', 'disks': [{'target': target, 'vdev': 'xvda'}]},
+                           {'shadow': False}, opts)
+    assert ok is movable and (why is None) is movable
+
+
 @pytest.mark.parametrize('g,h,why', [
     (guest('a'), host('xen1'), None),
     (guest('a', disks=[]), host('xen1'), None),
