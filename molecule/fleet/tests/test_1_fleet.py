@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from fleet_lab import GUESTS, host, http, ip, read_markers, where_now, xen_hosts
+from fleet_lab import GUESTS, ROLE_GUESTS, VARS, host, http, ip, read_markers, read_role_markers, role_guest_run, where_now, xen_hosts
 
 testinfra_hosts = ["ansible://xen_hosts"]
 
@@ -34,6 +34,19 @@ def test_every_guest_runs_exactly_once(placement):
         assert len(placement.get(name, [])) == 1, f"{name} is on {placement.get(name)}"
     leftovers = [n for n in placement if n.endswith(("--incoming", "--migratedaway"))]
     assert not leftovers, f"remnants of migrations: {leftovers}"
+
+
+def test_guests_role_guests_run_exactly_once_with_their_disk_intact(placement):
+    """fleet-d (the guests role's, on a shared volume) was moved by every operation: one domain, its marker intact."""
+    markers = read_role_markers()
+    for name in ROLE_GUESTS:
+        assert len(placement.get(name, [])) == 1, f"{name} is on {placement.get(name)}"
+        assert role_guest_run(name, "cat", VARS["fleet_lab_role_marker"]).strip() == markers[name]
+        # its disk is the shared volume on whichever Domain-0 runs it now
+        disks = host(placement[name][0]).check_output(f"xl block-list {name}")
+        assert "xvda" in disks or "51712" in disks, disks
+        config = host(placement[name][0]).check_output(f"grep -E '^disk' /etc/xen/{name}.cfg")
+        assert "/dev/disk/by-path/ip-" in config and f":{name}-lun-1" in config, config
 
 
 def test_no_host_is_left_drained():

@@ -18,12 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-from fleet_lab import DIR, GUESTS, HERE, INVENTORY_FILE, XEN_HOSTS, host, http, ip, read_markers, where_now
+from fleet_lab import DIR, GUESTS, INVENTORY_FILE, LAB, REPO, XEN_HOSTS, host, http, ip, read_markers, where_now
 
 testinfra_hosts = ["ansible://xen_hosts"]
-
-REPO = HERE.parents[1]
-LAB = os.environ.get("FLEET_LAB") or "molecule-" + os.environ.get("MOLECULE_SCENARIO_NAME", "fleet")
 PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 
 
