@@ -5,8 +5,9 @@
     ansible-playbook -i /tmp/fleet-inventory/inventory.yml molecule/fleet/converge.yml
     MOLECULE_INVENTORY_FILE=/tmp/fleet-inventory/inventory.yml FLEET_LAB=fleet pytest molecule/fleet/tests
 
-xenlab puts every host in xen_hosts; here hosts whose name starts with "store" go to storage_nodes instead. The
-lab's group_vars and this scenario's host_vars are linked next to the inventory, as molecule links them.
+xenlab puts every host in xen_hosts; here hosts whose name starts with "store" go to storage_nodes instead, and the
+scenario's guests of group xen_guests (inventory/guests.yml: fleet-d) are added, as molecule adds them. The lab's
+group_vars and this scenario's host_vars are linked next to the inventory, as molecule links them.
 """
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
 
 
 def main(lab, out):
@@ -23,12 +25,13 @@ def main(lab, out):
         "xen_hosts": {"hosts": {n: v for n, v in hosts.items() if not n.startswith("store")},
                       "vars": source["xen_hosts"].get("vars", {})},
         "storage_nodes": {"hosts": {n: v for n, v in hosts.items() if n.startswith("store")}},
+        "xen_guests": yaml.safe_load((HERE / "inventory" / "guests.yml").read_text())["xen_guests"],
     }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "inventory.yml").write_text(yaml.safe_dump(inventory, sort_keys=False))
     for name, target in (("group_vars", REPO / "inventories" / "lab" / "group_vars"),
-                         ("host_vars", Path(__file__).resolve().parent / "host_vars")):
+                         ("host_vars", HERE / "host_vars")):
         link = out / name
         if link.is_symlink() or link.exists():
             link.unlink()

@@ -7,7 +7,7 @@ the guests. Both hosts run the new Xen command line and recorded the rollout. Fi
 volume checked with e2fsck on the storage node, and it boots again from the same disk.
 
 Run by molecule's verifier, or on any lab with MOLECULE_INVENTORY_FILE pointing at an inventory of the same shape
-(xen_hosts: xen1, xen2; storage_nodes: store).
+(xen_hosts: xen1, xen2; storage_nodes: store; xen_guests: fleet-d).
 """
 import json
 import time
