@@ -3,6 +3,9 @@
   xenlab up --hosts 2 --distro bookworm,trixie    boot hosts (images are built and cached on first use)
   xenlab up --distro bookworm-xen                  ... from a Xen-ready image (the roles' packages pre-installed)
   xenlab status                                    hosts, PIDs, ports, and whether they run Xen
+  xenlab start xen1[,xen2]                         power on again the hosts whose QEMU died (a fault drill's
+                                                   SIGKILL): same disks and data, ports, MACs, host keys;
+                                                   running hosts are left alone
   xenlab console xen1 [--follow]                   the serial console log (GRUB, Xen, Linux)
   xenlab ssh xen1 [-- command]                     a root shell or command on a host
   xenlab down                                      stop every QEMU of the lab and remove its state
@@ -53,6 +56,9 @@ def parser():
     up.add_argument("--memory", type=int, default=config.MEMORY_MB, help="MiB per host (default %(default)s)")
     up.add_argument("--cpus", type=int, default=config.CPUS, help="vCPUs per host (default %(default)s)")
     up.add_argument("--timeout", type=int, default=config.BOOT_TIMEOUT, help="seconds until SSH must answer")
+    start = sub.add_parser("start", help="boot again, from their disks, the lab's hosts whose QEMU is not running")
+    start.add_argument("names", nargs="+", metavar="HOST[,HOST]", help="hosts of the lab (comma-separated)")
+    start.add_argument("--timeout", type=int, default=config.BOOT_TIMEOUT, help="seconds until SSH must answer")
     sub.add_parser("down", help="stop the lab's QEMUs and remove its state")
     sub.add_parser("status", help="show the lab's hosts")
     con = sub.add_parser("console", help="print a host's serial console log")
@@ -81,6 +87,8 @@ def main(argv=None):
             names = args.names.split(",") if args.names else [f"xen{i + 1}" for i in range(args.hosts)]
             distros = args.distro.split(",")
             lab.up(names, distros, memory_mb=args.memory, cpus=args.cpus, timeout=args.timeout)
+        elif args.command == "start":
+            lab.start([n for arg in args.names for n in arg.split(",") if n], timeout=args.timeout)
         elif args.command == "down":
             lab.down()
         elif args.command == "status":

@@ -1,4 +1,4 @@
-"""A lab: N hosts that share one private network. `up`, `down`, `status`; state in .lab/<lab>/state.json."""
+"""A lab: N hosts that share one private network. `up`, `start`, `down`, `status`; state in .lab/<lab>/state.json."""
 import json
 import os
 import re
@@ -86,10 +86,13 @@ class Lab:
                            fix=f"UDP ports {base}-{base + hub.VM_OFFSET + count} on 127.0.0.1 must be free")
         self.save(self.hosts(), switch_pid=proc.pid)
 
-    def stop_switch(self):
+    def switch_running(self):
         pid = self.state("switch_pid")
-        if pid and qemu.pid_has_tag(pid, self.switch_tag):
-            os.kill(pid, signal.SIGTERM)
+        return bool(pid) and qemu.pid_has_tag(pid, self.switch_tag)
+
+    def stop_switch(self):
+        if self.switch_running():
+            os.kill(self.state("switch_pid"), signal.SIGTERM)
 
     def files(self, host):
         return qemu.host_files(self.dir, host)
@@ -156,39 +159,128 @@ class Lab:
                  f"({', '.join(f'{h.name} {h.ssh_ready_s:.0f} s' for h in hosts)})")
         return hosts
 
-    def wait_ready(self, hosts, start, timeout):
+    # ---- start: power a stopped host on again ---------------------------------------------------------
+    def start(self, names, timeout=config.BOOT_TIMEOUT):
+        """Boot again, from their existing disks, the hosts NAMES of this up lab whose QEMU is not running (a
+        fault drill killed it, say): the same machine powered on again, with its ports, MACs, data and pinned
+        host keys. Restarts the lab's switch if it is gone too. Returns the hosts it started."""
+        hosts = self.hosts()
+        if not hosts:
+            raise LabError(f"lab {self.name!r} is not up: there is nothing to start",
+                           fix=f"xenlab --lab {self.name} up (a lab that is down has no disks left)")
+        by_name = {h.name: h for h in hosts}
+        names = list(dict.fromkeys(names))
+        unknown = [n for n in names if n not in by_name]
+        if unknown or not names:
+            what = f"has no host {', '.join(map(repr, unknown))}" if unknown else "needs the names of hosts to start"
+            raise LabError(f"lab {self.name!r} {what} (its hosts: {', '.join(by_name)})",
+                           fix=f"xenlab --lab {self.name} start HOST[,HOST], with names that `xenlab status` lists")
+        wanted = [by_name[n] for n in names]
+        for h in wanted:
+            if qemu.is_ours(h.pid, h):
+                self.log(f"{h.name}: already running (pid {h.pid}): nothing to do")
+        stopped = [h for h in wanted if not qemu.is_ours(h.pid, h)]
+        if not stopped:
+            return []
+        for h in stopped:
+            f = self.files(h)
+            missing = [str(f[k]) for k in ("disk", "data", "fwcfg") if not f[k].exists()]
+            if missing:
+                raise LabError(f"{h.name}: its disks are gone ({', '.join(missing)}), so it cannot be powered on again",
+                               fix=f"xenlab --lab {self.name} down, then up (a new lab)")
+            if not qemu.port_is_free(h.ssh_port):
+                raise LabError(f"{h.name}: its SSH port 127.0.0.1:{h.ssh_port} is taken by another process",
+                               fix=f"free it (`ss -ltnp 'sport = :{h.ssh_port}'`), then start again: the host keeps "
+                                   "its port, which the inventory and known_hosts name")
+        start = time.monotonic()
+        if not self.switch_running():
+            self.log("the private network's switch is not running: starting it again")
+            self.start_switch(hosts[0].private_port, len(hosts))
+        offsets, started = {}, []
+        try:
+            for h in stopped:
+                f = self.files(h)
+                offsets[h.name] = self.mark_console(f["console"], f"xenlab start: {h.name} is powered on again")
+                qemu.start(h, f)
+                started.append(h)
+                self.log(f"{h.name}: started again from its disks ({h.distro}, ssh 127.0.0.1:{h.ssh_port}, "
+                         f"private {h.private_address}, pid {h.pid})")
+            self.save(hosts)
+            self.wait_ready(stopped, start, timeout, first_boot=False, console_offsets=offsets)
+        except BaseException:
+            for h in started:
+                qemu.stop(h)
+                self.log(f"{h.name}: stopped again (its disks are kept: `xenlab --lab {self.name} start {h.name}` "
+                         "tries again)")
+            self.save(hosts)
+            raise
+        self.save(hosts)
+        self.log(f"lab {self.name!r}: {len(stopped)} host(s) SSH-ready again in {time.monotonic() - start:.0f} s "
+                 f"({', '.join(f'{h.name} {h.ssh_ready_s:.0f} s' for h in stopped)})")
+        return stopped
+
+    @staticmethod
+    def mark_console(path, text):
+        """Append a line that separates a new boot from the earlier ones in console log PATH (QEMU appends its
+        output after it, so every boot's log is kept); return where the new boot's output begins."""
+        with open(path, "ab") as f:
+            f.write(f"\n===== {text} ({time.strftime('%Y-%m-%d %H:%M:%S')}) =====\n".encode())
+            return f.tell()
+
+    def wait_ready(self, hosts, start, timeout, first_boot=True, console_offsets=None):
+        """Wait until every host of HOSTS answers on SSH, logging the milestones its serial console shows.
+
+        First boot (`up`): the host prints its new SSH host keys, then XENLAB-FIRSTBOOT-DONE; the keys are pinned
+        in known_hosts before SSH is tried. A later boot (`start`) prints neither: its keys are pinned already,
+        and SSH is tried once a kernel runs. CONSOLE_OFFSETS: where this boot begins in each host's console log
+        (QEMU appends to it), so that an earlier boot's lines count for nothing."""
+        offsets = console_offsets or {}
         pending = {h.name: h for h in hosts}
         seen = {h.name: "" for h in hosts}
-        last_report = 0.0
+        ssh_error = {}
         while pending:
             elapsed = time.monotonic() - start
             for name, h in list(pending.items()):
                 f = self.files(h)
                 if not qemu.is_ours(h.pid, h):
                     raise LabError(f"{name}: QEMU exited during boot; console: {f['console']}\n{self.tail(h)}")
-                text = f["console"].read_text(errors="replace") if f["console"].exists() else ""
+                text = self.console_text(h, offsets.get(name, 0))
                 stage = next((label for mark, label in reversed(MILESTONES) if mark in text), "starting")
                 if stage != seen[name]:
                     seen[name] = stage
                     self.log(f"{name}: {stage} ({elapsed:.0f} s)")
-                if "XENLAB-FIRSTBOOT-DONE" in text:
+                if first_boot and "XENLAB-FIRSTBOOT-DONE" in text:
                     keys = HOSTKEY_RE.findall(text)
                     nic = NIC_RE.search(text)
                     if nic:
                         h.extra.update(mgmt_interface=nic.group(1), private_interface=nic.group(2))
                     self.add_known_hosts(h, keys)
-                    if self.ssh(h, ["true"], timeout=20, check=False).returncode == 0:
-                        h.ssh_ready_s = round(elapsed, 1)
-                        self.log(f"{name}: ssh ready ({elapsed:.0f} s)")
-                        del pending[name]
-            if elapsed > timeout:
+                elif first_boot or "Linux version" not in text:
+                    continue
+                proc = self.ssh(h, ["true"], timeout=20, check=False)
+                if proc.returncode == 0:
+                    h.ssh_ready_s = round(elapsed, 1)
+                    self.log(f"{name}: ssh ready ({elapsed:.0f} s)")
+                    del pending[name]
+                else:
+                    ssh_error[name] = (proc.stderr or "").strip()
+            if pending and elapsed > timeout:
                 late = ", ".join(pending)
+                errors = [f"  {n}: last ssh error: {ssh_error[n]}" for n in pending if ssh_error.get(n)]
                 raise LabError(f"host(s) {late} did not answer on SSH within {timeout} s\n"
-                               + "\n".join(self.tail(h) for h in pending.values()),
+                               + "\n".join([*errors, *(self.tail(h) for h in pending.values())]),
                                fix="read the console log (`xenlab console HOST`); raise XENLAB_BOOT_TIMEOUT on a busy machine")
-            if elapsed - last_report > 30:
-                last_report = elapsed
-            time.sleep(2)
+            if pending:
+                time.sleep(2)
+
+    def console_text(self, host, offset=0):
+        """HOST's serial console log from byte OFFSET on ("" while there is none)."""
+        path = self.files(host)["console"]
+        if not path.exists():
+            return ""
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
 
     def tail(self, host, lines=15):
         f = self.files(host)["console"]

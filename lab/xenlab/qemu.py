@@ -133,6 +133,8 @@ def start(host, files):
         fix = None
         if "hostfwd" in err or "Address already in use" in err:
             fix = f"port {host.ssh_port} on 127.0.0.1 is taken: stop what uses it, or run `xenlab up` again (it picks free ports)"
+        elif "backing file" in err:
+            fix = "the cached image under the host's disk is gone (rebuilt since?): `xenlab down`, then `xenlab up`"
         raise LabError(f"QEMU for {host.name} did not start: {err}", fix=fix)
     host.pid = int(files["pidfile"].read_text().strip())
     return host.pid

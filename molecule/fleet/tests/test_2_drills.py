@@ -8,6 +8,10 @@
 3. The target Domain-0 is killed (its QEMU, SIGKILL) in the middle of a migration: the migration fails, the
    playbook stops and reports, and the guest keeps running on its source, with its disk.
 
+After the drills the killed target's QEMU is gone, and the lab has a dead host. To use the lab again (e.g. before
+tests/bench/fleet.py), power it on again from its own disks, its data kept:
+`xenlab --lab molecule-fleet start xen1,xen2` (it boots only the host that is not running, and waits for SSH).
+
 Needs MOLECULE_INVENTORY_FILE (molecule sets it), and the lab's name in FLEET_LAB (default: molecule-<scenario>).
 """
 import json
