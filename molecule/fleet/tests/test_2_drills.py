@@ -49,10 +49,20 @@ def wait_for_text(log, text, proc, timeout, after=None):
     return False
 
 
+def migrating(h):
+    """A migration is in flight on a Domain-0: a source's `xl migrate GUEST HOST`, or a domain being received or
+    sent (<name>--incoming, <name>--migratedaway). Not a bare `xl migrate-receive`: after a migration xl stays as
+    the guest's monitoring daemon under that name, as `xl create` does, for as long as the guest runs."""
+    if h.run("pgrep -f 'xl .*migrate '").rc == 0:
+        return True
+    return any(line.split()[0].endswith(("--incoming", "--migratedaway"))
+               for line in h.check_output("xl list").splitlines()[1:])
+
+
 def no_migration_running(timeout=900):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        busy = [n for n in XEN_HOSTS if host(n).run("pgrep -f 'xl .*migrate'").rc == 0]
+        busy = [n for n in XEN_HOSTS if migrating(host(n))]
         if not busy:
             return True
         time.sleep(5)
