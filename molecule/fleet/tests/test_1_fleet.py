@@ -108,6 +108,12 @@ def test_a_guest_boots_again_from_its_disk_which_fsck_finds_clean(placement, mar
     home = host(placement[name][0])
     boots = http(home, ip(name), "boots").splitlines()
     home.check_output(f"xl shutdown -w {name}")
+    # -w returns once the guest has shut down; xl's daemon destroys the domain (on_poweroff) a moment later
+    for dummy in range(30):
+        if home.run(f"xl domid {name}").rc != 0:
+            break
+        time.sleep(2)
+    assert home.run(f"xl domid {name}").rc != 0, f"{name} shut down but its domain is still there"
     store = host("store")
     # the storage node's own page cache of the volume may predate the guest's writes (tgt writes around it)
     store.check_output(f"blockdev --flushbufs /dev/xfshared/{name}")
