@@ -175,11 +175,12 @@ class Lab:
             what = f"has no host {', '.join(map(repr, unknown))}" if unknown else "needs the names of hosts to start"
             raise LabError(f"lab {self.name!r} {what} (its hosts: {', '.join(by_name)})",
                            fix=f"xenlab --lab {self.name} start HOST[,HOST], with names that `xenlab status` lists")
-        wanted = [by_name[n] for n in names]
-        for h in wanted:
+        stopped = []
+        for h in (by_name[n] for n in names):
             if qemu.is_ours(h.pid, h):
                 self.log(f"{h.name}: already running (pid {h.pid}): nothing to do")
-        stopped = [h for h in wanted if not qemu.is_ours(h.pid, h)]
+            else:
+                stopped.append(h)
         if not stopped:
             return []
         for h in stopped:
