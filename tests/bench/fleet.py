@@ -28,11 +28,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
 import yaml
+from progress import call_logged
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLAYBOOK = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
@@ -50,8 +50,7 @@ def run(inventory, playbook, extra, label, workdir, check=True):
     log = os.path.join(workdir, '%s.log' % label)
     print('[bench] %s: %s (log %s)' % (label, playbook, log), flush=True)
     start = time.monotonic()
-    with open(log, 'w') as out:
-        rc = subprocess.call(argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    rc = call_logged(argv, log, label, ROOT, lambda msg: print('[bench]' + msg, flush=True))
     seconds = time.monotonic() - start
     print('[bench] %s: rc %d in %.1f s' % (label, rc, seconds), flush=True)
     if check and rc != 0:

@@ -28,9 +28,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
+
+from progress import call_logged
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BENCH = os.path.join(ROOT, 'tests', 'bench')
@@ -61,8 +62,7 @@ class Runner(object):
             cmd += ['--limit', limit]
         say('%s (log: %s)' % (what, log))
         t0 = time.monotonic()
-        with open(log, 'w') as f:
-            rc = subprocess.call(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
+        rc = call_logged(cmd, log, what, ROOT, say)
         seconds = time.monotonic() - t0
         if rc != 0:
             with open(log) as f:

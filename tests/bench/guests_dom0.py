@@ -35,15 +35,15 @@ def banner(ip, deadline):
     return False
 
 
-def run(argv, log=None):
+def run(argv, log='/var/tmp/bench-guests-step.log'):
+    """Run argv with its output going to log as it comes (tail -f it on the Domain-0 to follow a long step)."""
     t0 = time.monotonic()
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
-    if log:
-        with open(log, 'w') as f:
-            f.write(proc.stdout)
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout[-4000:])
-        raise SystemExit('%s failed (rc=%d)' % (' '.join(argv), proc.returncode))
+    with open(log, 'w') as f:
+        rc = subprocess.call(argv, stdout=f, stderr=subprocess.STDOUT)
+    if rc != 0:
+        with open(log) as f:
+            sys.stderr.write(f.read()[-4000:])
+        raise SystemExit('%s failed (rc=%d), see %s' % (' '.join(argv), rc, log))
     return time.monotonic() - t0
 
 
