@@ -92,6 +92,11 @@ def main(argv=None):
     os.makedirs(args.logdir, exist_ok=True)
     r = Runner(args.inventory, args.logdir)
     results = {}
+
+    def save():  # after every figure: a run stopped halfway still leaves what it measured
+        with open(args.out, 'w') as f:
+            json.dump(results, f, indent=2)
+
     absent = {'guests_state': 'absent', 'guests_remove_disk': True}
 
     results['setup (xen-tools install, not compared)'] = r.step('prepare', 'setup on the Domain-0')[0]
@@ -102,12 +107,14 @@ def main(argv=None):
     r.step('provision', 'delete it with its disk', absent, limit=GUEST)
 
     results['role'], log = r.step('provision', 'role: template to SSH-ready', limit=GUEST)
+    save()
     for line in grep(log, 'disk cloned and customised'):
         say('  ' + line.strip('"'))
 
     r.step('stop', 'shut it down for the floor')
     floor = r.dom0('floor: boot the ready disk', ['floor', GUEST, GUEST_IP])
     results['floor'] = floor['total']
+    save()
     say('  floor phases: %s' % floor['phases'])
 
     r.step('unclone', 'remove its disk, keep its config and first-boot files')
@@ -116,6 +123,7 @@ def main(argv=None):
     clone = r.dom0('clone without Ansible', ['clone', GUEST, GUEST_IP, 'xenvg', template_lv, GUEST + '-disk', '3072',
                                              '/var/lib/xenfleet/firstboot/%s.json' % GUEST])
     results['clone'] = clone['total']
+    save()
     say('  clone phases: %s' % clone['phases'])
 
     if not args.skip_xen_tools:
@@ -123,12 +131,12 @@ def main(argv=None):
         xt = r.dom0('xen-tools: xen-create-image (debootstrap)',
                     ['xentools', XT, XT_IP, 'bookworm', 'http://deb.debian.org/debian', '/root/bench-skel'])
         results['xen-tools'] = xt['total']
+        save()
         say('  xen-tools phases: %s' % xt['phases'])
         r.step('cleanup', 'remove xen-tools\' guest')
     r.step('provision', 'delete the bench guest with its disk', absent, limit=GUEST)
 
-    with open(args.out, 'w') as f:
-        json.dump(results, f, indent=2)
+    save()
     print()
     print('%-62s %10s' % ('path (Debian 12 PV guest, 256 MiB, one lab host)', 'seconds'))
     for key, value in results.items():
