@@ -129,7 +129,7 @@ def main(argv=None):
     if not args.skip_xen_tools:
         r.step('stop', 'shut the clone down (memory for xen-tools\' guest)')
         xt = r.dom0('xen-tools: xen-create-image (debootstrap)',
-                    ['xentools', XT, XT_IP, 'bookworm', 'http://deb.debian.org/debian', '/root/bench-skel'])
+                    ['xentools', XT, XT_IP, 'bookworm', 'http://deb.debian.org/debian'])
         results['xen-tools'] = xt['total']
         save()
         say('  xen-tools phases: %s' % xt['phases'])

@@ -10,8 +10,9 @@ from this Domain-0, polled every 0.5 s. Prints one JSON object with the phases a
   clone NAME IP VG TEMPLATE_LV DISK SIZE_MIB FIRSTBOOT
                                     our clone path without Ansible: xenfleet_guest.py clone (thin snapshot, grow,
                                     first-boot files), xl create /etc/xen/NAME.cfg, until SSH-ready
-  xentools NAME IP SUITE MIRROR SKEL
-                                    xen-tools: xen-create-image with debootstrap (files in /var/lib/xen/images),
+  xentools NAME IP SUITE MIRROR
+                                    xen-tools: xen-create-image with debootstrap (files in /var/lib/xen/images; the
+                                    root key comes from /etc/xen-tools/skel, which xen-tools copies into the guest),
                                     xl create /etc/xen/NAME.cfg, until SSH-ready
 """
 
@@ -56,11 +57,11 @@ def main(argv):
         phases['clone'] = run(['python3', '/usr/local/lib/xenfleet/xenfleet_guest.py', 'clone', '--vg=' + vg, '--template-lv=' + tmpl,
                                '--disk=' + disk, '--size-mib=' + size, '--firstboot=' + spec])
     elif what == 'xentools':
-        suite, mirror, skel = argv[3:6]
+        suite, mirror = argv[3:5]
         phases['xen-create-image'] = run(
             ['xen-create-image', '--hostname=' + name, '--dist=' + suite, '--mirror=' + mirror,
              '--install-method=debootstrap', '--dir=/var/lib/xen/images', '--size=3G', '--memory=256M', '--noswap',
-             '--vcpus=1', '--ip=' + ip, '--netmask=255.255.255.0', '--bridge=xenbr0', '--skel=' + skel,
+             '--vcpus=1', '--ip=' + ip, '--netmask=255.255.255.0', '--bridge=xenbr0',
              '--genpass=1', '--force', '--verbose'], log='/var/tmp/bench-xen-create-image.log')
     elif what != 'floor':
         raise SystemExit('unknown path %r' % what)
