@@ -16,7 +16,16 @@ description:
     Xen command line and the memory and vCPUs of Domain-0.
   - A host that does not run Xen (no C(/proc/xen/capabilities), no C(xl), or C(xl) cannot reach the
     hypervisor) is not an error. The module then returns RV(is_xen=false) and a RV(reason).
-  - Runs C(xl info) and C(xl list Domain-0) with argument lists, never through a shell.
+  - Runs C(xl info) and C(xl list Domain-0) (with O(domains), C(xl list)) with argument lists, never through a
+    shell.
+options:
+  domains:
+    description:
+      - Also return RV(domains), every domain of the host as C(xl list) prints it, from the one C(xl list) that
+        then also gives Domain-0's figures.
+      - For a capacity survey (free memory, CPUs and the vCPUs already given out) in one module run per host.
+    type: bool
+    default: false
 author:
   - xenfleet developers (@xenfleet)
 extends_documentation_fragment:
@@ -33,6 +42,11 @@ EXAMPLES = r"""
 - name: Read the Xen facts of the host
   xenfleet.xen.xen_host_info:
   register: xen_host
+
+- name: Read the capacity and the domains of the host in one run
+  xenfleet.xen.xen_host_info:
+    domains: true
+  register: xen_capacity
 
 - name: Stop when the host does not run Xen
   ansible.builtin.assert:
@@ -211,6 +225,32 @@ dom0:
       type: str
   sample: {"memory_mib": 1024, "vcpus": 1, "dom0_mem": "1024M,max:1024M", "dom0_mem_target_mib": 1024,
            "dom0_mem_max_mib": 1024, "dom0_max_vcpus": "1"}
+domains:
+  description:
+    - Every domain of the host, Domain-0 first, as C(xl list) prints them (the live state).
+    - For the configuration of the domains, use M(xenfleet.xen.xen_domain_info).
+  returned: when O(domains) is true and RV(is_xen) is true
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The domain name.
+      type: str
+    domid:
+      description: The domain ID.
+      type: int
+    memory_mib:
+      description: The current memory of the domain in MiB.
+      type: int
+    vcpus:
+      description: The online vCPUs of the domain.
+      type: int
+    state:
+      description: The state decoded from the flags of C(xl list) (running, blocked, paused, shutdown, crashed,
+        dying or runnable).
+      type: str
+  sample: [{"name": "Domain-0", "domid": 0, "memory_mib": 1024, "vcpus": 1, "state": "running"},
+           {"name": "web1", "domid": 3, "memory_mib": 256, "vcpus": 1, "state": "blocked"}]
 info:
   description: Every key of C(xl info) as printed, values as strings.
   returned: when RV(is_xen) is true
@@ -229,6 +269,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             timeout=dict(type='int', default=30),
+            domains=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
@@ -237,7 +278,7 @@ def main():
 
     service = XenHostService(lambda: XlClient.from_module(module, timeout=module.params['timeout']))
     try:
-        facts = service.host_facts()
+        facts = service.host_facts(domains=module.params['domains'])
     except XlError as exc:
         module.fail_json(msg=exc.message, **exc.to_dict())
     module.exit_json(changed=False, **facts)

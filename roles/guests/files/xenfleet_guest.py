@@ -8,7 +8,12 @@ with argument lists. Every command prints one JSON
 object on stdout ({"changed": ..., ...}) and exits 0, or prints the error on stderr and exits non-zero.
 It manages guest DISKS (LVM thin volumes) only: domains are the job of the module xenfleet.xen.xen_domain.
 
-  survey --vg VG                      the volume group's logical volumes with their tags, and /etc/xen/*.cfg
+  survey --vg VG [--packages P,P] [--path PATH]... [--fact FILE]
+                                      read-only, everything the role's placement needs from a Domain-0 in one
+                                      run: the volume group's logical volumes with their tags, /etc/xen/*.cfg,
+                                      which of the packages are not installed (and whether apt has package
+                                      lists), what each PATH is (type, mode, sha256 of a file: the role's
+                                      directories and tools) and the JSON of a local fact file
   lock NAME TOKEN LEASE               take the guest's lease lock (exit 3 while another run holds it)
   unlock NAME TOKEN                   give it back (only the holder's token does)
   import --vg --pool --lv --image --sha256 --size-mib [--kernel-dir]
@@ -40,6 +45,7 @@ from __future__ import annotations
 import argparse
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -243,10 +249,77 @@ def copy_kernel(root, kernel_dir):
 
 # ---- commands ---------------------------------------------------------------------------------------------
 
+PACKAGE_RE = re.compile(r'^[a-z0-9][a-z0-9+.-]{0,127}\Z')
+APT_LISTS = '/var/lib/apt/lists'
+
+
+def packages_missing(packages):
+    """The packages of ``packages`` that dpkg does not have installed (state ii), in their order."""
+    for pkg in packages:
+        if not PACKAGE_RE.match(pkg):
+            raise Failure('invalid package name %r' % pkg)
+    if not packages:
+        return []
+    # rc 1 when a package is unknown to dpkg: those have no line, so they count as missing
+    proc = run(['dpkg-query', '--show', '--showformat', '${Package}\t${db:Status-Abbrev}\n'] + list(packages),
+               check=False)
+    installed = set()
+    for line in proc.stdout.splitlines():
+        pkg, _, status = line.partition('\t')
+        if status.startswith('ii'):
+            installed.add(pkg.split(':')[0])
+    return [pkg for pkg in packages if pkg not in installed]
+
+
+def apt_lists():
+    """How many package lists apt has (a Debian image may ship with none: apt must then update first)."""
+    if not os.path.isdir(APT_LISTS):
+        return 0
+    return len([f for f in os.listdir(APT_LISTS) if '_Packages' in f])
+
+
+def describe(path):
+    """What ``path`` is: {type: dir|file|other, mode: '0755', sha256 (files)}, or None when it does not exist."""
+    if not os.path.isabs(path) or '\0' in path:
+        raise Failure('not an absolute path: %r' % path)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    out = {'mode': '%04o' % (st.st_mode & 0o7777), 'uid': st.st_uid, 'gid': st.st_gid}
+    if os.path.isdir(path) and not os.path.islink(path):
+        out['type'] = 'dir'
+    elif os.path.isfile(path) and not os.path.islink(path):
+        out['type'] = 'file'
+        digest = hashlib.sha256()
+        with open(path, 'rb') as f:
+            for block in iter(lambda: f.read(1 << 20), b''):
+                digest.update(block)
+        out['sha256'] = digest.hexdigest()
+    else:
+        out['type'] = 'other'
+    return out
+
+
+def read_fact(path):
+    """The JSON of a local fact file, or None when there is none (or it is not JSON)."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (IOError, OSError, ValueError):
+        return None
+
+
 def cmd_survey(args):
+    vg = name(args.vg, 'volume group')
+    packages = [p for p in (args.packages or '').split(',') if p]
+    paths = {path: describe(path) for path in args.path}  # checks the paths before anything runs
     configs = sorted(f[:-4] for f in os.listdir('/etc/xen') if f.endswith('.cfg')) if os.path.isdir('/etc/xen') else []
-    found = lvs(args.vg)
-    return {'changed': False, 'vg': args.vg, 'vg_exists': found is not None, 'lvs': found or {}, 'configs': configs}
+    found = lvs(vg)
+    return {'changed': False, 'vg': vg, 'vg_exists': found is not None, 'lvs': found or {}, 'configs': configs,
+            'packages_missing': packages_missing(packages), 'apt_lists': apt_lists(),
+            'paths': paths,
+            'fact': read_fact(args.fact) if args.fact else None}
 
 
 def _lease_path(guest):
@@ -457,6 +530,9 @@ def parser():
     sub = p.add_subparsers(dest='command')
     s = sub.add_parser('survey')
     s.add_argument('--vg', required=True)
+    s.add_argument('--packages', default='')
+    s.add_argument('--path', action='append', default=[])
+    s.add_argument('--fact')
     s = sub.add_parser('lock')
     s.add_argument('name')
     s.add_argument('token')

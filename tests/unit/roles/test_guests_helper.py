@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
+import hashlib
 import json
 import os
 
@@ -260,3 +261,76 @@ def test_import_kernel_dir_is_optional(extra, kernel_dir):
     args = helper.parser().parse_args(['import', '--vg=v', '--pool=p', '--lv=l', '--image=/i', '--sha256=0',
                                        '--size-mib=2048'] + extra)
     assert args.kernel_dir == kernel_dir
+
+
+# ---- survey: what placement needs from a Domain-0 in one run
+
+class Proc(object):
+    def __init__(self, returncode, stdout, stderr=''):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+# Captured on the lab's xen1 (Debian 12, session 9) and xen2 (Debian 13): dpkg-query prints the known packages in its
+# own (sorted) order, nothing for an unknown one, its complaint on stderr, and exits 1.
+DPKG_QUERY_LAB = Proc(1, 'debootstrap\tii \ne2fsprogs\tii \ngrub-xen-host\tii \nzstd\tii \n',
+                      'dpkg-query: no packages found matching xen-tools\n')
+
+
+@pytest.mark.parametrize('stdout, missing', [
+    (DPKG_QUERY_LAB.stdout, ['xen-tools']),
+    # removed with its configuration left (rc) or half-installed (iU) counts as missing
+    ('debootstrap\trc \ne2fsprogs\tii \ngrub-xen-host\tiU \nzstd\tii \n', ['grub-xen-host', 'debootstrap', 'xen-tools']),
+    ('', ['grub-xen-host', 'zstd', 'e2fsprogs', 'debootstrap', 'xen-tools']),
+])
+def test_packages_missing(monkeypatch, stdout, missing):
+    calls = []
+
+    def run(argv, check=True, **kw):
+        calls.append(argv)
+        return Proc(1, stdout, DPKG_QUERY_LAB.stderr)
+
+    monkeypatch.setattr(helper, 'run', run)
+    wanted = ['grub-xen-host', 'zstd', 'e2fsprogs', 'debootstrap', 'xen-tools']
+    assert helper.packages_missing(wanted) == missing
+    assert calls == [['dpkg-query', '--show', '--showformat', '${Package}\t${db:Status-Abbrev}\n'] + wanted]
+
+
+@pytest.mark.parametrize('bad', ['zstd;reboot', '-x', 'Zstd', ''])
+def test_packages_missing_refuses_bad_names(bad):
+    with pytest.raises(helper.Failure):
+        helper.packages_missing(['zstd', bad])
+
+
+def test_survey_in_one_run(tmp_path, monkeypatch):
+    tools = tmp_path / 'tools'
+    tools.mkdir(mode=0o755)
+    os.chmod(str(tools), 0o755)
+    script = tools / 'xenfleet_guest.py'
+    script.write_bytes(b'print(1)\n')
+    os.chmod(str(script), 0o644)
+    fact = tmp_path / 'xenfleet_storage.fact'
+    fact.write_text('{"volumes": {"web1": "/dev/disk/by-path/ip-192.168.250.10:3260-lun-1"}}')
+    monkeypatch.setattr(helper, 'lvs', lambda vg: {'web1-disk': {'tags': ['xf_guest', 'xf_ready']}} if vg == 'xenvg' else None)
+    monkeypatch.setattr(helper, 'run', lambda argv, check=True, **kw: DPKG_QUERY_LAB)
+    monkeypatch.setattr(helper, 'APT_LISTS', str(tmp_path / 'lists'))
+    args = helper.parser().parse_args([
+        'survey', '--vg', 'xenvg', '--packages', 'zstd,xen-tools', '--path', str(tools), '--path', str(script),
+        '--path', str(tmp_path / 'missing'), '--fact', str(fact)])
+    out = helper.cmd_survey(args)
+    assert out['changed'] is False and out['vg_exists'] is True
+    assert out['lvs']['web1-disk']['tags'] == ['xf_guest', 'xf_ready']
+    assert out['packages_missing'] == ['xen-tools'] and out['apt_lists'] == 0
+    assert out['paths'][str(tools)]['type'] == 'dir' and out['paths'][str(tools)]['mode'] == '0755'
+    assert out['paths'][str(script)] == {'type': 'file', 'mode': '0644', 'uid': os.getuid(), 'gid': os.getgid(),
+                                         'sha256': hashlib.sha256(b'print(1)\n').hexdigest()}
+    assert out['paths'][str(tmp_path / 'missing')] is None
+    assert out['fact']['volumes']['web1'].startswith('/dev/disk/by-path/')
+    # no such volume group yet, no fact file: still an answer, not an error
+    args = helper.parser().parse_args(['survey', '--vg', 'othervg', '--fact', str(tmp_path / 'none.fact')])
+    out = helper.cmd_survey(args)
+    assert out['vg_exists'] is False and out['lvs'] == {} and out['fact'] is None and out['packages_missing'] == []
+
+
+def test_survey_refuses_a_relative_path():
+    with pytest.raises(helper.Failure):
+        helper.cmd_survey(helper.parser().parse_args(['survey', '--vg', 'xenvg', '--path', 'etc/xen']))

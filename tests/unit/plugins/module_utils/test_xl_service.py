@@ -111,3 +111,21 @@ def test_missing_domain_gives_an_empty_list(tmp_path):
     client, replay = client_for({('list', 'web1'): (1, '', 'web1 is an invalid domain identifier (rc=-6)\n')})
     assert XenHostService(lambda: client, root=str(tmp_path)).domain_facts('web1') == []
     assert replay.commands == [('list', 'web1')]
+
+
+@pytest.mark.parametrize('version', VERSIONS)
+def test_host_facts_with_domains_run_one_xl_list(tmp_path, version):
+    # a capacity survey: xl info and ONE xl list (every domain), Domain-0's figures taken from that list
+    write(tmp_path, '/proc/xen/capabilities', 'control_d\n')
+    listing = stdout_of(version, 'xl_list')
+    client, replay = client_for({
+        ('info',): (0, stdout_of(version, 'xl_info'), ''),
+        ('list',): (0, listing, ''),
+    })
+    facts = XenHostService(lambda: client, root=str(tmp_path)).host_facts(domains=True)
+    assert replay.commands == [('info',), ('list',)]
+    names = [row['name'] for row in facts['domains']]
+    assert names[0] == 'Domain-0' and len(names) == len(listing.strip().splitlines()) - 1
+    assert facts['dom0']['memory_mib'] == facts['domains'][0]['memory_mib'] > 0
+    assert facts['dom0']['vcpus'] == facts['domains'][0]['vcpus'] >= 1
+    assert all(row['state'] and row['vcpus'] >= 0 for row in facts['domains'])
