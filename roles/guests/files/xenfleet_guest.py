@@ -20,9 +20,12 @@ It manages guest DISKS (LVM thin volumes) only: domains are the job of the modul
                                       a template: check the image's sha256, write it into a new thin volume
                                       (sparse), copy its kernel and initrd out for direct boot (with
                                       --kernel-dir; the storage node's golden volumes need none), tag it
-  clone --vg --template-lv --disk --size-mib --firstboot FILE
+  clone --vg --template-lv --disk --size-mib --firstboot FILE|- [--lease-guest NAME --lease-token TOKEN
+        --lease-seconds N]
                                       a guest disk: thin snapshot of the template, grown, first-boot files
-                                      written into it before its first boot, then tagged ready
+                                      (from stdin with "-") written into it before its first boot, then tagged
+                                      ready; with --lease-token, the guest's lease is taken first, as "lock"
+                                      does (exit 3 while another run holds it)
   volume --vg --template-lv --lv --size-mib
                                       (storage node) a shared guest volume: thin snapshot of the golden
                                       template volume, grown, tagged xf_guest (the shared_storage role exports
@@ -218,8 +221,17 @@ def apply_firstboot(root, spec):
 
 
 def load_spec(path):
-    with open(path) as f:
-        spec = json.load(f)
+    """The first-boot spec: JSON from the file PATH, or from stdin when PATH is "-" (the role hands it over that way,
+    so that the guest's host key never lands in a file of the Domain-0 nor in a --diff)."""
+    try:
+        if path == '-':
+            path = 'stdin'
+            spec = json.load(sys.stdin)
+        else:
+            with open(path) as f:
+                spec = json.load(f)
+    except (IOError, OSError, ValueError) as exc:
+        raise Failure('cannot read the first-boot spec from %s: %s' % (path, exc))
     if not isinstance(spec, dict):
         raise Failure('%s: the first-boot spec must be a JSON object' % path)
     return spec
@@ -335,22 +347,29 @@ def _read_lease(path):
         return None
 
 
-def cmd_lock(args):
-    guest, token = name(args.name, 'guest name'), args.token
-    if not TOKEN_RE.match(token):
+def take_lease(guest, token, seconds):
+    """Take (or renew) the guest's lease for ``seconds``: {acquired, renewed} or {acquired: False, holder, expires_in}."""
+    guest = name(guest, 'guest name')
+    if not TOKEN_RE.match(token or ''):
         raise Failure('invalid token')
     now = time.time()
     with FileLock('leases'):
         path = _lease_path(guest)
         held = _read_lease(path)
         if held and held.get('token') != token and held.get('expires', 0) > now:
-            print(json.dumps({'changed': False, 'acquired': False, 'holder': held.get('token'),
-                              'expires_in': int(held['expires'] - now)}))
-            return 3
+            return {'acquired': False, 'holder': held.get('token'), 'expires_in': int(held['expires'] - now)}
         with open(path + '.tmp', 'w') as f:
-            json.dump({'token': token, 'expires': now + args.lease, 'pid': os.getppid()}, f)
+            json.dump({'token': token, 'expires': now + seconds, 'pid': os.getppid()}, f)
         os.rename(path + '.tmp', path)
-    return {'changed': False, 'acquired': True, 'renewed': bool(held and held.get('token') == token)}
+    return {'acquired': True, 'renewed': bool(held and held.get('token') == token)}
+
+
+def cmd_lock(args):
+    lease = take_lease(args.name, args.token, args.lease)
+    if not lease['acquired']:
+        print(json.dumps(dict(lease, changed=False)))
+        return 3
+    return dict(lease, changed=False)
 
 
 def cmd_unlock(args):
@@ -400,9 +419,8 @@ def cmd_import(args):
     return {'changed': True, 'lv': lv_name, 'kernel': kernel, 'seconds': round(time.time() - t0, 1)}
 
 
-def _customise(dev, spec_path, kernel_dir=None):
+def _customise(dev, spec, kernel_dir=None):
     """Grow DEV's file system to the device and write the first-boot files (and the kernel copy) into it."""
-    spec = load_spec(spec_path)
     with Mounted(dev) as root:
         # grow the file system to the volume, online
         run(['resize2fs', dev])
@@ -411,8 +429,8 @@ def _customise(dev, spec_path, kernel_dir=None):
     return written, kernel
 
 
-def _finish_disk(vg, disk, spec_path, kernel_dir=None):
-    written, kernel = _customise(device(vg, disk), spec_path, kernel_dir)
+def _finish_disk(vg, disk, spec, kernel_dir=None):
+    written, kernel = _customise(device(vg, disk), spec, kernel_dir)
     run(['lvchange', '--addtag', TAG_READY, '%s/%s' % (vg, disk)])
     return written, kernel
 
@@ -446,11 +464,17 @@ def _grow(vg, disk, size_now, size_mib):
 def cmd_clone(args):
     vg, tmpl, disk = name(args.vg, 'volume group'), name(args.template_lv, 'template'), name(args.disk, 'disk')
     t0 = time.time()
+    spec = load_spec(args.firstboot)  # read (and checked) before anything changes
+    if args.lease_token:  # the guest's lease first (one run less for the role): exit 3 while another run holds it
+        lease = take_lease(args.lease_guest, args.lease_token, args.lease_seconds)
+        if not lease['acquired']:
+            print(json.dumps(dict(lease, changed=False)))
+            return 3
     with FileLock(disk):
         if _reset_unfinished(vg, disk):
             return {'changed': False, 'disk': disk}
         _snapshot(vg, tmpl, disk, args.size_mib)
-        written = _finish_disk(vg, disk, args.firstboot)[0]
+        written = _finish_disk(vg, disk, spec)[0]
     return {'changed': True, 'disk': disk, 'origin': tmpl, 'written': written, 'seconds': round(time.time() - t0, 1)}
 
 
@@ -489,16 +513,18 @@ def cmd_customise(args):
         raise Failure('invalid device %r' % dev)
     if not os.path.exists(dev):
         raise Failure('%s does not exist on this Domain-0: is it logged in to the volume (role shared_storage)?' % dev)
+    spec = load_spec(args.firstboot)
     t0 = time.time()
     with FileLock('customise-' + re.sub(r'[^A-Za-z0-9_.-]', '_', os.path.basename(dev))):
         if in_use(dev):
             raise Failure('%s is in use on this Domain-0 (a domain or a mount): not writing into it' % dev)
-        written = _customise(dev, args.firstboot)[0]
+        written = _customise(dev, spec)[0]
     return {'changed': True, 'device': dev, 'written': written, 'seconds': round(time.time() - t0, 1)}
 
 
 def cmd_scratch(args):
     vg, pool, disk = name(args.vg, 'volume group'), name(args.pool, 'thin pool'), name(args.disk, 'disk')
+    spec = load_spec(args.firstboot)
     t0 = time.time()
     with FileLock(disk):
         if _reset_unfinished(vg, disk):
@@ -513,7 +539,7 @@ def cmd_scratch(args):
                                   stdout=sys.stderr, stderr=sys.stderr, check=False)
             if proc.returncode != 0:
                 raise Failure('building the root file system failed (rc=%d)' % proc.returncode)
-        written, kernel = _finish_disk(vg, disk, args.firstboot, args.kernel_dir)
+        written, kernel = _finish_disk(vg, disk, spec, args.kernel_dir)
     return {'changed': True, 'disk': disk, 'written': written, 'kernel': kernel, 'seconds': round(time.time() - t0, 1)}
 
 
@@ -549,6 +575,9 @@ def parser():
     for opt in ('--vg', '--template-lv', '--disk', '--firstboot'):
         s.add_argument(opt, required=True)
     s.add_argument('--size-mib', type=int, required=True)
+    s.add_argument('--lease-guest')
+    s.add_argument('--lease-token')
+    s.add_argument('--lease-seconds', type=int, default=600)
     s = sub.add_parser('volume')
     for opt in ('--vg', '--template-lv', '--lv'):
         s.add_argument(opt, required=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
+import io
 import hashlib
 import json
 import os
@@ -230,7 +231,9 @@ def test_customise_refuses_a_device_in_use(tmp_path, monkeypatch):
     monkeypatch.setattr(helper, 'LOCK_DIR', str(tmp_path))
     monkeypatch.setattr(helper, 'in_use', lambda dev: True)
     monkeypatch.setattr(helper, '_customise', lambda *a: pytest.fail('wrote into a device in use'))
-    args = helper.parser().parse_args(['customise', '--device=/dev/null', '--firstboot=/nonexistent'])
+    spec = tmp_path / 'web1.json'
+    spec.write_text('{"guest": "web1"}')
+    args = helper.parser().parse_args(['customise', '--device=/dev/null', '--firstboot=' + str(spec)])
     with pytest.raises(helper.Failure, match='in use on this Domain-0'):
         helper.cmd_customise(args)
 
@@ -240,9 +243,53 @@ def test_customise_writes_into_a_free_device(tmp_path, monkeypatch):
     monkeypatch.setattr(helper, 'in_use', lambda dev: False)
     seen = []
     monkeypatch.setattr(helper, '_customise', lambda dev, spec, kernel_dir=None: seen.append((dev, spec)) or (['/etc/hostname'], None))
-    args = helper.parser().parse_args(['customise', '--device=/dev/null', '--firstboot=/srv/web1.json'])
+    spec = tmp_path / 'web1.json'
+    spec.write_text('{"guest": "web1"}')
+    args = helper.parser().parse_args(['customise', '--device=/dev/null', '--firstboot=' + str(spec)])
     got = helper.cmd_customise(args)
-    assert got['changed'] and got['written'] == ['/etc/hostname'] and seen == [('/dev/null', '/srv/web1.json')]
+    assert got['changed'] and got['written'] == ['/etc/hostname'] and seen == [('/dev/null', {'guest': 'web1'})]
+
+
+def test_customise_refuses_an_unreadable_spec(tmp_path, monkeypatch):
+    monkeypatch.setattr(helper, 'LOCK_DIR', str(tmp_path))
+    monkeypatch.setattr(helper, '_customise', lambda *a: pytest.fail('wrote without a spec'))
+    args = helper.parser().parse_args(['customise', '--device=/dev/null', '--firstboot=' + str(tmp_path / 'none')])
+    with pytest.raises(helper.Failure, match='cannot read the first-boot spec'):
+        helper.cmd_customise(args)
+
+
+CLONE = ['clone', '--vg=xenvg', '--template-lv=xf-tmpl-debian12-0123456789ab', '--disk=web1-disk', '--size-mib=4096',
+         '--firstboot=-']
+
+
+def test_clone_takes_the_spec_from_stdin_and_the_lease_first(tmp_path, monkeypatch, capsys):
+    # the role's one run for a new guest: the lease, then the thin snapshot and the first-boot files from stdin
+    monkeypatch.setattr(helper, 'LOCK_DIR', str(tmp_path))
+    monkeypatch.setattr(helper, 'lvs', lambda vg: {})
+    rec = []
+    monkeypatch.setattr(helper, '_snapshot', lambda vg, tmpl, disk, size: rec.append(('snapshot', vg, tmpl, disk, size)))
+    monkeypatch.setattr(helper, '_finish_disk', lambda vg, disk, spec, kernel_dir=None: rec.append(('finish', spec)) or (['/etc/hostname'], None))
+    monkeypatch.setattr('sys.stdin', io.StringIO('{"guest": "web1", "files": []}'))
+    args = helper.parser().parse_args(CLONE + ['--lease-guest=web1', '--lease-token=run-a', '--lease-seconds=60'])
+    got = helper.cmd_clone(args)
+    assert got['changed'] and rec == [('snapshot', 'xenvg', 'xf-tmpl-debian12-0123456789ab', 'web1-disk', 4096),
+                                      ('finish', {'guest': 'web1', 'files': []})]
+    # another run meanwhile: exit 3 (the role retries), nothing touched
+    rec.clear()
+    monkeypatch.setattr('sys.stdin', io.StringIO('{"guest": "web1"}'))
+    args = helper.parser().parse_args(CLONE + ['--lease-guest=web1', '--lease-token=run-b', '--lease-seconds=60'])
+    assert helper.cmd_clone(args) == 3 and rec == []
+    assert json.loads(capsys.readouterr().out)['holder'] == 'run-a'
+
+
+@pytest.mark.parametrize('stdin', ['', 'not json', '["a list"]'])
+def test_clone_refuses_a_bad_spec_before_anything(tmp_path, monkeypatch, stdin):
+    monkeypatch.setattr(helper, 'LOCK_DIR', str(tmp_path))
+    monkeypatch.setattr(helper, 'lvs', lambda vg: pytest.fail('looked at LVM with a bad spec'))
+    monkeypatch.setattr('sys.stdin', io.StringIO(stdin))
+    with pytest.raises(helper.Failure, match='first-boot spec'):
+        helper.cmd_clone(helper.parser().parse_args(CLONE + ['--lease-guest=web1', '--lease-token=run-a']))
+    assert not os.path.exists(os.path.join(str(tmp_path), 'lease-web1.json'))
 
 
 def test_in_use_is_false_for_a_free_device():
