@@ -8,12 +8,14 @@ with argument lists. Every command prints one JSON
 object on stdout ({"changed": ..., ...}) and exits 0, or prints the error on stderr and exits non-zero.
 It manages guest DISKS (LVM thin volumes) only: domains are the job of the module xenfleet.xen.xen_domain.
 
-  survey --vg VG [--packages P,P] [--path PATH]... [--fact FILE]
+  survey --vg VG [--packages P,P] [--path PATH]... [--fact FILE] [--xl]
                                       read-only, everything the role's placement needs from a Domain-0 in one
                                       run: the volume group's logical volumes with their tags, /etc/xen/*.cfg,
                                       which of the packages are not installed (and whether apt has package
                                       lists), what each PATH is (type, mode, sha256 of a file: the role's
-                                      directories and tools) and the JSON of a local fact file
+                                      directories and tools), the JSON of a local fact file, and with --xl what
+                                      `xl info` and `xl list` printed (rc, stdout, stderr), which the control
+                                      node parses with the collection's xl parser
   lock NAME TOKEN LEASE               take the guest's lease lock (exit 3 while another run holds it)
   unlock NAME TOKEN                   give it back (only the holder's token does)
   import --vg --pool --lv --image --sha256 --size-mib [--kernel-dir]
@@ -322,6 +324,16 @@ def read_fact(path):
         return None
 
 
+def xl_capture(argv):
+    """{rc, stdout, stderr} of an xl command (argument list, 30 s at most). Parsed on the control node by the
+    collection's xl parser (filter xenfleet.xen.xl_host_survey), never here."""
+    try:
+        proc = run(['timeout', '30'] + argv, check=False)
+    except OSError as exc:  # no timeout(1): coreutils is essential, so this is no Debian
+        return {'rc': 127, 'stdout': '', 'stderr': str(exc)}
+    return {'rc': proc.returncode, 'stdout': proc.stdout, 'stderr': proc.stderr}
+
+
 def cmd_survey(args):
     vg = name(args.vg, 'volume group')
     packages = [p for p in (args.packages or '').split(',') if p]
@@ -331,7 +343,8 @@ def cmd_survey(args):
     return {'changed': False, 'vg': vg, 'vg_exists': found is not None, 'lvs': found or {}, 'configs': configs,
             'packages_missing': packages_missing(packages), 'apt_lists': apt_lists(),
             'paths': paths,
-            'fact': read_fact(args.fact) if args.fact else None}
+            'fact': read_fact(args.fact) if args.fact else None,
+            'xl': {'info': xl_capture(['xl', 'info']), 'list': xl_capture(['xl', 'list'])} if args.xl else None}
 
 
 def _lease_path(guest):
@@ -559,6 +572,7 @@ def parser():
     s.add_argument('--packages', default='')
     s.add_argument('--path', action='append', default=[])
     s.add_argument('--fact')
+    s.add_argument('--xl', action='store_true')
     s = sub.add_parser('lock')
     s.add_argument('name')
     s.add_argument('token')

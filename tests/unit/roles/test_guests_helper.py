@@ -358,12 +358,22 @@ def test_survey_in_one_run(tmp_path, monkeypatch):
     fact = tmp_path / 'xenfleet_storage.fact'
     fact.write_text('{"volumes": {"web1": "/dev/disk/by-path/ip-192.168.250.10:3260-lun-1"}}')
     monkeypatch.setattr(helper, 'lvs', lambda vg: {'web1-disk': {'tags': ['xf_guest', 'xf_ready']}} if vg == 'xenvg' else None)
-    monkeypatch.setattr(helper, 'run', lambda argv, check=True, **kw: DPKG_QUERY_LAB)
+    ran = []
+
+    def run(argv, check=True, **kw):
+        ran.append(argv)
+        return DPKG_QUERY_LAB if argv[0] == 'dpkg-query' else Proc(0, 'xl says %s\n' % argv[-1])
+
+    monkeypatch.setattr(helper, 'run', run)
     monkeypatch.setattr(helper, 'APT_LISTS', str(tmp_path / 'lists'))
     args = helper.parser().parse_args([
         'survey', '--vg', 'xenvg', '--packages', 'zstd,xen-tools', '--path', str(tools), '--path', str(script),
-        '--path', str(tmp_path / 'missing'), '--fact', str(fact)])
+        '--path', str(tmp_path / 'missing'), '--fact', str(fact), '--xl'])
     out = helper.cmd_survey(args)
+    # xl's output goes back raw (the control node parses it): argument lists, under timeout
+    assert ['timeout', '30', 'xl', 'info'] in ran and ['timeout', '30', 'xl', 'list'] in ran
+    assert out['xl'] == {'info': {'rc': 0, 'stdout': 'xl says info\n', 'stderr': ''},
+                         'list': {'rc': 0, 'stdout': 'xl says list\n', 'stderr': ''}}
     assert out['changed'] is False and out['vg_exists'] is True
     assert out['lvs']['web1-disk']['tags'] == ['xf_guest', 'xf_ready']
     assert out['packages_missing'] == ['xen-tools'] and out['apt_lists'] == 0
@@ -376,6 +386,7 @@ def test_survey_in_one_run(tmp_path, monkeypatch):
     args = helper.parser().parse_args(['survey', '--vg', 'othervg', '--fact', str(tmp_path / 'none.fact')])
     out = helper.cmd_survey(args)
     assert out['vg_exists'] is False and out['lvs'] == {} and out['fact'] is None and out['packages_missing'] == []
+    assert out['xl'] is None
 
 
 def test_survey_refuses_a_relative_path():
