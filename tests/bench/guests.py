@@ -117,7 +117,7 @@ def main(argv=None):
     save()
     say('  floor phases: %s' % floor['phases'])
 
-    r.step('unclone', 'remove its disk, keep its config and first-boot files')
+    r.step('unclone', 'shut it down, keep its first-boot spec and config, remove its disk')
     with open(STEP_OUT) as f:
         template_lv = json.load(f)['template_lv']
     clone = r.dom0('clone without Ansible', ['clone', GUEST, GUEST_IP, 'xenvg', template_lv, GUEST + '-disk', '3072',

@@ -10,6 +10,9 @@ from this Domain-0, polled every 0.5 s. Prints one JSON object with the phases a
   clone NAME IP VG TEMPLATE_LV DISK SIZE_MIB FIRSTBOOT
                                     our clone path without Ansible: xenfleet_guest.py clone (thin snapshot, grow,
                                     first-boot files), xl create /etc/xen/NAME.cfg, until SSH-ready
+  spec NAME DEVICE OUT               write the first-boot spec of a guest the role made, read back from its disk
+                                    (the role hands it to the clone on stdin and keeps no copy): the clone path
+                                    without Ansible then writes the same files
   xentools NAME IP SUITE MIRROR
                                     xen-tools: xen-create-image with debootstrap (files in /var/lib/xen/images; the
                                     root key comes from /etc/xen-tools/skel, which xen-tools copies into the guest),
@@ -17,6 +20,7 @@ from this Domain-0, polled every 0.5 s. Prints one JSON object with the phases a
 """
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -48,7 +52,34 @@ def run(argv, log='/var/tmp/bench-guests-step.log'):
     return time.monotonic() - t0
 
 
+# The files of the role's first-boot spec (roles/guests/templates/firstboot.json.j2) and their modes
+SPEC_FILES = [('/etc/hostname', '0644'), ('/etc/hosts', '0644'), ('/etc/network/interfaces', '0644'),
+              ('/etc/resolv.conf', '0644'), ('/boot/grub/grub.cfg', '0644'), ('/etc/ssh/ssh_host_ed25519_key', '0600'),
+              ('/etc/ssh/ssh_host_ed25519_key.pub', '0644'), ('/root/.ssh/authorized_keys', '0600'),
+              ('/etc/xenfleet/guest', '0644')]
+
+
+def spec_from_disk(name, dev, out):
+    mnt = '/run/xenfleet-bench-spec'
+    os.makedirs(mnt, exist_ok=True)
+    subprocess.check_call(['mount', '-o', 'ro,noload', dev, mnt])
+    try:
+        files = []
+        for path, mode in SPEC_FILES:
+            with open(mnt + path) as f:
+                files.append({'path': path, 'mode': mode, 'content': f.read()})
+    finally:
+        subprocess.call(['umount', mnt])
+    spec = {'guest': name, 'directories': [{'path': '/root/.ssh', 'mode': '0700'}], 'files': files, 'machine_id': True}
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, 'w') as f:
+        json.dump(spec, f)
+    print(json.dumps({'spec': out, 'files': len(files)}))
+
+
 def main(argv):
+    if argv[0] == 'spec':
+        return spec_from_disk(*argv[1:4])
     what, name, ip = argv[0], argv[1], argv[2]
     phases = {}
     t0 = time.monotonic()
