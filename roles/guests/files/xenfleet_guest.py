@@ -279,7 +279,7 @@ def packages_missing(packages):
                check=False)
     installed = set()
     for line in proc.stdout.splitlines():
-        pkg, _, status = line.partition('\t')
+        pkg, dummy, status = line.partition('\t')
         if status.startswith('ii'):
             installed.add(pkg.split(':')[0])
     return [pkg for pkg in packages if pkg not in installed]
