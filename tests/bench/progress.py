@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 
 EVERY = 60
@@ -17,18 +18,33 @@ def last_task(log):
     task = 'start'
     with open(log) as f:
         for line in f:
+            line = line.split('] ', 1)[1] if line.startswith('[') and ' s] ' in line[:14] else line
             if line.startswith('TASK ['):
                 task = line.split('[', 1)[1].rsplit(']', 1)[0]
     return task
 
 
 def call_logged(argv, log, label, cwd, say=print):
-    """subprocess.call(argv) with stdout+stderr into log; a progress line every EVERY seconds. Returns the rc."""
+    """subprocess.call(argv) with stdout+stderr into log, each line stamped with the seconds since the start (so
+    that the log tells where a step's time went, task by task); a progress line every EVERY seconds. Returns the
+    rc."""
     start = time.monotonic()
     with open(log, 'w') as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd,
+                                universal_newlines=True, errors='replace')
+
+        def copy():
+            for line in proc.stdout:
+                out.write('[%7.1f s] %s' % (time.monotonic() - start, line))
+                out.flush()
+
+        reader = threading.Thread(target=copy, daemon=True)
+        reader.start()
         while True:
             try:
-                return proc.wait(timeout=EVERY)
+                rc = proc.wait(timeout=EVERY)
             except subprocess.TimeoutExpired:
                 say('  ... %s: %d s, at %s' % (label, time.monotonic() - start, last_task(log)))
+                continue
+            reader.join()
+            return rc
