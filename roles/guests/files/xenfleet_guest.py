@@ -315,15 +315,6 @@ def describe(path):
     return out
 
 
-def read_fact(path):
-    """The JSON of a local fact file, or None when there is none (or it is not JSON)."""
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (IOError, OSError, ValueError):
-        return None
-
-
 def xl_capture(argv):
     """{rc, stdout, stderr} of an xl command (argument list, 30 s at most). Parsed on the control node by the
     collection's xl parser (filter xenfleet.xen.xl_host_survey), never here."""
@@ -343,7 +334,7 @@ def cmd_survey(args):
     return {'changed': False, 'vg': vg, 'vg_exists': found is not None, 'lvs': found or {}, 'configs': configs,
             'packages_missing': packages_missing(packages), 'apt_lists': apt_lists(),
             'paths': paths,
-            'fact': read_fact(args.fact) if args.fact else None,
+            'fact': read_json(args.fact) if args.fact else None,
             'xl': {'info': xl_capture(['xl', 'info']), 'list': xl_capture(['xl', 'list'])} if args.xl else None}
 
 
@@ -351,8 +342,8 @@ def _lease_path(guest):
     return os.path.join(LOCK_DIR, 'lease-%s.json' % guest)
 
 
-def _read_lease(path):
-    """The lease recorded in ``path`` ({token, expires, pid}), or None when there is none (or it is unreadable)."""
+def read_json(path):
+    """The JSON in ``path`` (a lease, a local fact file), or None when there is none (or it is not JSON)."""
     try:
         with open(path) as f:
             return json.load(f)
@@ -368,7 +359,7 @@ def take_lease(guest, token, seconds):
     now = time.time()
     with FileLock('leases'):
         path = _lease_path(guest)
-        held = _read_lease(path)
+        held = read_json(path)
         if held and held.get('token') != token and held.get('expires', 0) > now:
             return {'acquired': False, 'holder': held.get('token'), 'expires_in': int(held['expires'] - now)}
         with open(path + '.tmp', 'w') as f:
@@ -389,7 +380,7 @@ def cmd_unlock(args):
     guest = name(args.name, 'guest name')
     with FileLock('leases'):
         path = _lease_path(guest)
-        held = _read_lease(path)
+        held = read_json(path)
         if held is None:
             return {'changed': False, 'released': False}
         if held.get('token') != args.token:
