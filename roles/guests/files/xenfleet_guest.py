@@ -368,12 +368,17 @@ def take_lease(guest, token, seconds):
     return {'acquired': True, 'renewed': bool(held and held.get('token') == token)}
 
 
+def refused(lease):
+    """Exit 3 with the holder when another run holds the lease (the role retries), else None."""
+    if lease['acquired']:
+        return None
+    print(json.dumps(dict(lease, changed=False)))
+    return 3
+
+
 def cmd_lock(args):
     lease = take_lease(args.name, args.token, args.lease)
-    if not lease['acquired']:
-        print(json.dumps(dict(lease, changed=False)))
-        return 3
-    return dict(lease, changed=False)
+    return refused(lease) or dict(lease, changed=False)
 
 
 def cmd_unlock(args):
@@ -470,10 +475,9 @@ def cmd_clone(args):
     t0 = time.time()
     spec = load_spec(args.firstboot)  # read (and checked) before anything changes
     if args.lease_token:  # the guest's lease first (one run less for the role): exit 3 while another run holds it
-        lease = take_lease(args.lease_guest, args.lease_token, args.lease_seconds)
-        if not lease['acquired']:
-            print(json.dumps(dict(lease, changed=False)))
-            return 3
+        exit_code = refused(take_lease(args.lease_guest, args.lease_token, args.lease_seconds))
+        if exit_code:
+            return exit_code
     with FileLock(disk):
         if _reset_unfinished(vg, disk):
             return {'changed': False, 'disk': disk}
