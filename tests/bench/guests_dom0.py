@@ -24,6 +24,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 
@@ -35,7 +36,30 @@ def crashed(name):
     return bool(rows) and 'c' in rows[0].split()[4]
 
 
-def banner(ip, deadline, name=None):
+def capture_console(name, log):
+    """Copy the domain's console (its pty in Domain-0, which xenstore names) into ``log`` while this runs: what a
+    guest that fails to boot printed. The domain is created paused, so nothing of its boot is missed."""
+    domid = subprocess.check_output(['xl', 'domid', name], universal_newlines=True).strip()
+    tty = subprocess.check_output(['xenstore-read', '/local/domain/%s/console/tty' % domid],
+                                  universal_newlines=True).strip()
+    fd = os.open(tty, os.O_RDONLY | os.O_NOCTTY)
+    subprocess.call(['stty', '-F', tty, 'raw', '-echo'])
+
+    def copy():
+        with open(log, 'wb', buffering=0) as out:
+            while True:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:
+                    return
+                if not data:
+                    return
+                out.write(data)
+
+    threading.Thread(target=copy, daemon=True).start()
+
+
+def banner(ip, deadline, name=None, console=None):
     next_check = time.monotonic() + 15
     while time.monotonic() < deadline:
         if name and time.monotonic() >= next_check:  # a guest that crashed will never answer: say so at once
@@ -43,8 +67,13 @@ def banner(ip, deadline, name=None):
             if crashed(name):
                 dmesg = subprocess.run(['xl', 'dmesg'], stdout=subprocess.PIPE, universal_newlines=True,
                                        check=False).stdout.splitlines()[-15:]
+                said = ''
+                if console and os.path.exists(console):
+                    with open(console, 'rb') as f:
+                        said = '\nthe end of its console (%s):\n%s' % (
+                            console, '\n'.join(f.read().decode('utf-8', 'replace').splitlines()[-40:]))
                 raise SystemExit('%s crashed while booting (kept by on_crash="preserve" for `xl dump-core`);'
-                                 ' the end of xl dmesg:\n%s' % (name, '\n'.join(dmesg)))
+                                 ' the end of xl dmesg:\n%s%s' % (name, '\n'.join(dmesg), said))
         try:
             with socket.create_connection((ip, 22), timeout=2) as s:
                 s.settimeout(5)
@@ -107,15 +136,33 @@ def main(argv):
         suite, mirror = argv[3:5]
         phases['xen-create-image'] = run(
             ['xen-create-image', '--hostname=' + name, '--dist=' + suite, '--mirror=' + mirror,
-             '--install-method=debootstrap', '--dir=/var/lib/xen/images', '--size=3G', '--memory=256M', '--noswap',
+             '--install-method=debootstrap', '--dir=/var/lib/xen/images', '--size=4G', '--memory=256M',
              '--vcpus=1', '--ip=' + ip, '--netmask=255.255.255.0', '--bridge=xenbr0',
              '--genpass=1', '--force', '--verbose'], log='/var/tmp/bench-xen-create-image.log')
+        # xen-create-image exits 0 when a hook's apt-get failed (seen on a control node: its 80-install-kernel ran
+        # out of space after its cache step copied the host's apt cache into a 3G disk, and left no kernel): such
+        # an image can never boot, so say so now. The size is the role's guests_disk_mib (4096). No --noswap:
+        # xen-tools 4.9.2 writes root=/dev/xvda2 into the guest's menu.lst whatever the layout, and --noswap makes
+        # the root file system xvda1 (the crash loop of session 9); with its default swap, root is xvda2.
+        with open('/var/tmp/bench-xen-create-image.log', errors='replace') as f:
+            bad = [line.rstrip() for line in f
+                   if 'enough free space' in line or 'No space left' in line or "cannot access '" in line]
+        if bad:
+            raise SystemExit('xen-create-image said rc 0, but its log has errors (/var/tmp/bench-xen-create-image.log):'
+                             '\n' + '\n'.join(bad[-10:]))
     elif what != 'floor':
         raise SystemExit('unknown path %r' % what)
     # every path: a crash is kept (not restarted in a loop, as xen-tools' pygrub guest did in session 9)
-    phases['xl create'] = run(['xl', 'create', '/etc/xen/%s.cfg' % name, 'on_crash="preserve"'])
+    console = None
+    if what == 'xentools':  # its console is kept (created paused, so that nothing of its boot is missed)
+        console = '/var/tmp/bench-%s-console.log' % name
+        phases['xl create'] = run(['xl', 'create', '-p', '/etc/xen/%s.cfg' % name, 'on_crash="preserve"'])
+        capture_console(name, console)
+        phases['xl create'] += run(['xl', 'unpause', name])
+    else:
+        phases['xl create'] = run(['xl', 'create', '/etc/xen/%s.cfg' % name, 'on_crash="preserve"'])
     t1 = time.monotonic()
-    if not banner(ip, t1 + 900, name):
+    if not banner(ip, t1 + 900, name, console):
         raise SystemExit('%s did not answer on %s:22 within 900 s' % (name, ip))
     phases['boot to SSH banner'] = time.monotonic() - t1
     print(json.dumps({'path': what, 'guest': name, 'phases': {k: round(v, 1) for k, v in phases.items()},

@@ -39,6 +39,12 @@ It manages guest DISKS (LVM thin volumes) only: domains are the job of the modul
   scratch --vg --pool --disk --size-mib --suite --mirror --packages --builder --firstboot FILE [--kernel-dir]
                                       a guest disk built from nothing with debootstrap (no template)
   remove-disk --vg --disk             remove a guest disk (refused while it is open)
+  wait-ssh ADDRESS [--port N] [--timeout S] [--domain NAME]
+                                      read-only: wait until sshd at ADDRESS answers with its banner, seen from
+                                      this Domain-0 and polled every 0.5 s (the role's wait before Ansible's
+                                      login, for guests reached through their Domain-0: a failed login through
+                                      the Domain-0 costs seconds of the CPU the guest boots on); with --domain,
+                                      stops at once when that domain crashed or is gone
 
 Locks: every volume operation holds an flock on /run/lock/xenfleet/<volume>.lock, so two runs never build
 the same volume twice; "lock" is a lease (a token with an expiry) that the role holds across several
@@ -55,6 +61,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -444,8 +451,9 @@ def _finish_disk(vg, disk, spec, kernel_dir=None):
     return written, kernel
 
 
-def _reset_unfinished(vg, disk):
-    info = lv(vg, disk)
+def _reset_unfinished(vg, disk, volumes=None):
+    """True when DISK is there and finished (tagged ready); an unfinished one (a run that died) is removed."""
+    info = (volumes if volumes is not None else lvs(vg) or {}).get(disk)
     if info is not None and TAG_READY in info['tags']:
         return True
     if info is not None:
@@ -454,14 +462,16 @@ def _reset_unfinished(vg, disk):
     return False
 
 
-def _snapshot(vg, tmpl, disk, size_mib):
-    """A thin snapshot DISK of the finished template volume TMPL, active, tagged xf_guest, grown to SIZE_MIB."""
-    origin = lv(vg, tmpl)
+def _snapshot(vg, tmpl, disk, size_mib, volumes=None):
+    """A thin snapshot DISK of the finished template volume TMPL, active, tagged xf_guest, grown to SIZE_MIB.
+    ``volumes``: the volume group's lvs, when the caller has just read them (each LVM command costs seconds in an
+    emulated Domain-0)."""
+    origin = (volumes if volumes is not None else lvs(vg) or {}).get(tmpl)
     if origin is None or TAG_TEMPLATE not in origin['tags']:
         raise Failure('template volume %s/%s is missing or unfinished' % (vg, tmpl))
-    run(['lvcreate', '--yes', '--snapshot', '--setactivationskip', 'n', '--addtag', TAG_GUEST,
+    # active at once: no activation skip flag, so no lvchange --activate after it
+    run(['lvcreate', '--yes', '--snapshot', '--setactivationskip', 'n', '--activate', 'y', '--addtag', TAG_GUEST,
          '--name', disk, '%s/%s' % (vg, tmpl)])
-    run(['lvchange', '--activate', 'y', '%s/%s' % (vg, disk)])
     _grow(vg, disk, origin['size_mib'], size_mib)
 
 
@@ -479,9 +489,10 @@ def cmd_clone(args):
         if exit_code:
             return exit_code
     with FileLock(disk):
-        if _reset_unfinished(vg, disk):
+        volumes = lvs(vg) or {}  # read once for both checks
+        if _reset_unfinished(vg, disk, volumes):
             return {'changed': False, 'disk': disk}
-        _snapshot(vg, tmpl, disk, args.size_mib)
+        _snapshot(vg, tmpl, disk, args.size_mib, volumes if disk not in volumes else None)
         written = _finish_disk(vg, disk, spec)[0]
     return {'changed': True, 'disk': disk, 'origin': tmpl, 'written': written, 'seconds': round(time.time() - t0, 1)}
 
@@ -491,7 +502,8 @@ def cmd_volume(args):
     it, and its first-boot state is the xf_ready tag's business); one that a crash left too small is grown."""
     vg, tmpl, disk = name(args.vg, 'volume group'), name(args.template_lv, 'template'), name(args.lv, 'volume')
     with FileLock(disk):
-        info = lv(vg, disk)
+        volumes = lvs(vg) or {}
+        info = volumes.get(disk)
         if info is not None:
             if TAG_GUEST not in info['tags']:
                 raise Failure('%s/%s exists and is not a guest volume (no tag %s): not using it' % (vg, disk, TAG_GUEST))
@@ -499,7 +511,7 @@ def cmd_volume(args):
             if grown:
                 _grow(vg, disk, info['size_mib'], args.size_mib)
             return {'changed': grown, 'lv': disk, 'ready': TAG_READY in info['tags']}
-        _snapshot(vg, tmpl, disk, args.size_mib)
+        _snapshot(vg, tmpl, disk, args.size_mib, volumes)
     return {'changed': True, 'lv': disk, 'origin': tmpl, 'ready': False}
 
 
@@ -558,6 +570,55 @@ def cmd_remove_disk(args):
     return {'changed': removed, 'disk': disk}
 
 
+HOST_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9.:-]{0,252}\Z')
+
+
+def domain_state(domain):
+    """xl's state letters of DOMAIN ('r-----', 'b-----', '--p---', 'c' when crashed...), or None when it is gone."""
+    proc = run(['xl', 'list', domain], check=False)
+    rows = proc.stdout.splitlines()[1:] if proc.returncode == 0 else []
+    fields = rows[0].split() if rows else []
+    return fields[4] if len(fields) > 4 else None
+
+
+def ssh_banner(address, port, timeout=2.0):
+    """The first bytes sshd sends at ADDRESS:PORT, or None when nothing answers yet."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as sock:
+            sock.settimeout(5)
+            data = sock.recv(255)
+    except OSError:
+        return None
+    return data if data.startswith(b'SSH-') else None
+
+
+def cmd_wait_ssh(args):
+    address = args.address
+    if not HOST_RE.match(address or ''):
+        raise Failure('invalid address %r' % address)
+    if not 0 < args.port < 65536:
+        raise Failure('invalid port %r' % args.port)
+    domain = name(args.domain, 'domain') if args.domain else None
+    t0 = time.monotonic()
+    next_check = t0
+    while True:
+        banner = ssh_banner(address, args.port)
+        waited = time.monotonic() - t0
+        if banner:
+            return {'changed': False, 'address': address, 'port': args.port, 'seconds': round(waited, 1),
+                    'banner': banner.decode('ascii', 'replace').strip()}
+        if domain and time.monotonic() >= next_check:  # a guest that crashed or stopped will never answer
+            next_check = time.monotonic() + 15
+            state = domain_state(domain)
+            if state is None or 'c' in state or 's' in state:
+                raise Failure('domain %s %s after %d s, before sshd at %s:%d answered (see xl dmesg and'
+                              ' /var/log/xen)' % (domain, 'is gone' if state is None else 'crashed' if 'c' in state
+                                                  else 'shut down', waited, address, args.port))
+        if waited >= args.timeout:
+            raise Failure('sshd at %s:%d did not answer within %d s' % (address, args.port, args.timeout))
+        time.sleep(0.5)
+
+
 def parser():
     p = argparse.ArgumentParser(prog='xenfleet_guest.py', description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -603,6 +664,11 @@ def parser():
     s = sub.add_parser('remove-disk')
     s.add_argument('--vg', required=True)
     s.add_argument('--disk', required=True)
+    s = sub.add_parser('wait-ssh')
+    s.add_argument('address')
+    s.add_argument('--port', type=int, default=22)
+    s.add_argument('--timeout', type=int, default=900)
+    s.add_argument('--domain')
     return p
 
 
@@ -612,7 +678,7 @@ def main(argv=None):
     os.environ['PATH'] = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:' + os.environ.get('PATH', '')
     commands = {'survey': cmd_survey, 'lock': cmd_lock, 'unlock': cmd_unlock, 'import': cmd_import,
                 'clone': cmd_clone, 'volume': cmd_volume, 'customise': cmd_customise, 'scratch': cmd_scratch,
-                'remove-disk': cmd_remove_disk}
+                'remove-disk': cmd_remove_disk, 'wait-ssh': cmd_wait_ssh}
     if args.command not in commands:
         parser().print_usage(sys.stderr)
         return 2

@@ -151,14 +151,17 @@ class Recorder(object):
         return None
 
     def lvs(self, vg):
+        self.argv.append(['(lvs)', vg])
         return self.volumes
 
 
 TEMPLATE = {'tags': ['xf_template'], 'size_mib': 2048, 'attr': 'Vwi-a-tz--', 'open': False, 'origin': None,
             'pool': 'thinpool'}
-SNAPSHOT = ['lvcreate', '--yes', '--snapshot', '--setactivationskip', 'n', '--addtag', 'xf_guest', '--name', 'web1',
-            'xfshared/xf-tmpl-debian12-0123456789ab']
-ACTIVATE = ['lvchange', '--activate', 'y', 'xfshared/web1']
+# the volume group read once (each LVM command costs seconds in an emulated Domain-0)
+LVS = ['(lvs)', 'xfshared']
+# active at creation (no activation skip flag): no lvchange --activate after it
+SNAPSHOT = ['lvcreate', '--yes', '--snapshot', '--setactivationskip', 'n', '--activate', 'y', '--addtag', 'xf_guest',
+            '--name', 'web1', 'xfshared/xf-tmpl-debian12-0123456789ab']
 
 
 def guest_volume(tags, size_mib):
@@ -169,12 +172,12 @@ def guest_volume(tags, size_mib):
 VOLUME_CASES = [
     # (what is there, size asked) -> (changed, commands run, ready)
     ('new, grown', {'xf-tmpl-debian12-0123456789ab': TEMPLATE}, 3072,
-     True, [SNAPSHOT, ACTIVATE, ['lvextend', '--size', '3072M', 'xfshared/web1']], False),
-    ('new, the template size', {'xf-tmpl-debian12-0123456789ab': TEMPLATE}, 2048, True, [SNAPSHOT, ACTIVATE], False),
-    ('there and ready: never touched', {'web1': guest_volume(['xf_guest', 'xf_ready'], 2048)}, 3072, False, [], True),
+     True, [LVS, SNAPSHOT, ['lvextend', '--size', '3072M', 'xfshared/web1']], False),
+    ('new, the template size', {'xf-tmpl-debian12-0123456789ab': TEMPLATE}, 2048, True, [LVS, SNAPSHOT], False),
+    ('there and ready: never touched', {'web1': guest_volume(['xf_guest', 'xf_ready'], 2048)}, 3072, False, [LVS], True),
     ('there, not ready, a crash left it small', {'web1': guest_volume(['xf_guest'], 2048)}, 3072,
-     True, [['lvextend', '--size', '3072M', 'xfshared/web1']], False),
-    ('there, not ready, right size', {'web1': guest_volume(['xf_guest'], 3072)}, 3072, False, [], False),
+     True, [LVS, ['lvextend', '--size', '3072M', 'xfshared/web1']], False),
+    ('there, not ready, right size', {'web1': guest_volume(['xf_guest'], 3072)}, 3072, False, [LVS], False),
 ]
 
 
@@ -208,7 +211,7 @@ def test_volume_refuses(tmp_path, monkeypatch, what, volumes, message):
                                        '--lv=web1', '--size-mib=2048'])
     with pytest.raises(helper.Failure, match=message):
         helper.cmd_volume(args)
-    assert rec.argv == []
+    assert rec.argv == [LVS]  # read, nothing changed
 
 
 CUSTOMISE_REFUSALS = [
@@ -267,7 +270,7 @@ def test_clone_takes_the_spec_from_stdin_and_the_lease_first(tmp_path, monkeypat
     monkeypatch.setattr(helper, 'LOCK_DIR', str(tmp_path))
     monkeypatch.setattr(helper, 'lvs', lambda vg: {})
     rec = []
-    monkeypatch.setattr(helper, '_snapshot', lambda vg, tmpl, disk, size: rec.append(('snapshot', vg, tmpl, disk, size)))
+    monkeypatch.setattr(helper, '_snapshot', lambda vg, tmpl, disk, size, volumes=None: rec.append(('snapshot', vg, tmpl, disk, size)))
     monkeypatch.setattr(helper, '_finish_disk', lambda vg, disk, spec, kernel_dir=None: rec.append(('finish', spec)) or (['/etc/hostname'], None))
     monkeypatch.setattr('sys.stdin', io.StringIO('{"guest": "web1", "files": []}'))
     args = helper.parser().parse_args(CLONE + ['--lease-guest=web1', '--lease-token=run-a', '--lease-seconds=60'])
@@ -280,6 +283,35 @@ def test_clone_takes_the_spec_from_stdin_and_the_lease_first(tmp_path, monkeypat
     args = helper.parser().parse_args(CLONE + ['--lease-guest=web1', '--lease-token=run-b', '--lease-seconds=60'])
     assert helper.cmd_clone(args) == 3 and rec == []
     assert json.loads(capsys.readouterr().out)['holder'] == 'run-a'
+
+
+GUEST_DISK_SNAPSHOT = ['lvcreate', '--yes', '--snapshot', '--setactivationskip', 'n', '--activate', 'y', '--addtag',
+                       'xf_guest', '--name', 'web1-disk', 'xenvg/xf-tmpl-debian12-0123456789ab']
+CLONE_CASES = [
+    # (what is there) -> (changed, commands before the first-boot files are written)
+    ('new, grown', {'xf-tmpl-debian12-0123456789ab': TEMPLATE},
+     True, [['(lvs)', 'xenvg'], GUEST_DISK_SNAPSHOT, ['lvextend', '--size', '4096M', 'xenvg/web1-disk']]),
+    ('there and ready: untouched', {'xf-tmpl-debian12-0123456789ab': TEMPLATE,
+                                    'web1-disk': dict(TEMPLATE, tags=['xf_guest', 'xf_ready'])},
+     False, [['(lvs)', 'xenvg']]),
+    # a run that died half-way: removed (lvremove reads the volume again, to refuse an open one), made again
+    ('unfinished', {'xf-tmpl-debian12-0123456789ab': TEMPLATE, 'web1-disk': dict(TEMPLATE, tags=['xf_guest'])},
+     True, [['(lvs)', 'xenvg'], ['(lvs)', 'xenvg'], ['lvremove', '--yes', 'xenvg/web1-disk'], ['(lvs)', 'xenvg'],
+            GUEST_DISK_SNAPSHOT, ['lvextend', '--size', '4096M', 'xenvg/web1-disk']]),
+]
+
+
+@pytest.mark.parametrize('what,volumes,changed,commands', CLONE_CASES, ids=[c[0] for c in CLONE_CASES])
+def test_clone_commands(tmp_path, monkeypatch, what, volumes, changed, commands):
+    rec = Recorder(volumes)
+    monkeypatch.setattr(helper, 'LOCK_DIR', str(tmp_path))
+    monkeypatch.setattr(helper, 'run', rec.run)
+    monkeypatch.setattr(helper, 'lvs', rec.lvs)
+    monkeypatch.setattr(helper, '_finish_disk', lambda vg, disk, spec, kernel_dir=None: (['/etc/hostname'], None))
+    monkeypatch.setattr('sys.stdin', io.StringIO('{"guest": "web1", "files": []}'))
+    got = helper.cmd_clone(helper.parser().parse_args(CLONE))
+    assert got['changed'] is changed
+    assert rec.argv == commands
 
 
 @pytest.mark.parametrize('stdin', ['', 'not json', '["a list"]'])
@@ -392,3 +424,71 @@ def test_survey_in_one_run(tmp_path, monkeypatch):
 def test_survey_refuses_a_relative_path():
     with pytest.raises(helper.Failure):
         helper.cmd_survey(helper.parser().parse_args(['survey', '--vg', 'xenvg', '--path', 'etc/xen']))
+
+
+# ---- wait-ssh: a real listener on this machine's loopback; xl's answers are the lab's captures (xen-4.17 fixtures)
+
+XL_FIXTURES = os.path.join(os.path.dirname(__file__), '..', 'plugins', 'module_utils', 'fixtures', 'xen-4.17')
+
+
+def xl_capture(base):
+    """An xl run captured on the lab's xen1 (tests/unit/plugins/module_utils/fixtures/xen-4.17/BASE.{rc,out,err})."""
+    parts = {}
+    for ext in ('rc', 'out', 'err'):
+        path = os.path.join(XL_FIXTURES, base + '.' + ext)
+        with open(path) as f:
+            parts[ext] = f.read()
+    return Proc(int(parts['rc'].strip() or 0), parts['out'], parts['err'])
+
+
+@pytest.fixture
+def sshd():
+    """A listener on 127.0.0.1 that greets like sshd; yields its port."""
+    import socket
+    import threading
+    server = socket.socket()
+    server.bind(('127.0.0.1', 0))
+    server.listen(4)
+
+    def serve():
+        while True:
+            try:
+                conn, dummy = server.accept()
+            except OSError:
+                return
+            conn.sendall(b'SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n')
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield server.getsockname()[1]
+    server.close()
+
+
+def test_wait_ssh_answers_with_the_banner(sshd, monkeypatch):
+    monkeypatch.setattr(helper, 'run', lambda argv, check=True, **kw: xl_capture('xl_list_one'))
+    out = helper.cmd_wait_ssh(helper.parser().parse_args(['wait-ssh', '127.0.0.1', '--port=%d' % sshd,
+                                                          '--domain=capture-pv']))
+    assert out['banner'].startswith('SSH-2.0-OpenSSH') and out['changed'] is False and out['seconds'] < 5
+
+
+def test_wait_ssh_stops_when_the_domain_is_gone(monkeypatch):
+    # nothing listens on port 1; the domain is not there (xl list NAME as the lab answers for a missing one)
+    calls = []
+    monkeypatch.setattr(helper, 'run', lambda argv, check=True, **kw: calls.append(argv) or xl_capture('err_list_missing'))
+    with pytest.raises(helper.Failure, match='domain nosuch is gone'):
+        helper.cmd_wait_ssh(helper.parser().parse_args(['wait-ssh', '127.0.0.1', '--port=1', '--timeout=30',
+                                                        '--domain=nosuch']))
+    assert calls == [['xl', 'list', 'nosuch']]
+
+
+def test_wait_ssh_times_out():
+    with pytest.raises(helper.Failure, match='did not answer within 1 s'):
+        helper.cmd_wait_ssh(helper.parser().parse_args(['wait-ssh', '127.0.0.1', '--port=1', '--timeout=1']))
+
+
+@pytest.mark.parametrize('argv', [['wait-ssh', 'guest;reboot'], ['wait-ssh', '10.0.0.1', '--port=0'],
+                                  ['wait-ssh', '10.0.0.1', '--domain=a b']])
+def test_wait_ssh_refuses_bad_input_before_anything(argv, monkeypatch):
+    monkeypatch.setattr(helper, 'ssh_banner', lambda *a, **kw: pytest.fail('connected with bad input'))
+    with pytest.raises(helper.Failure, match='invalid'):
+        helper.cmd_wait_ssh(helper.parser().parse_args(argv))
