@@ -136,14 +136,21 @@ def main(argv):
         suite, mirror = argv[3:5]
         phases['xen-create-image'] = run(
             ['xen-create-image', '--hostname=' + name, '--dist=' + suite, '--mirror=' + mirror,
-             '--install-method=debootstrap', '--dir=/var/lib/xen/images', '--size=4G', '--memory=256M',
+             '--install-method=debootstrap', '--dir=/var/lib/xen/images', '--size=4G', '--memory=448M',
              '--vcpus=1', '--ip=' + ip, '--netmask=255.255.255.0', '--bridge=xenbr0',
              '--genpass=1', '--force', '--verbose'], log='/var/tmp/bench-xen-create-image.log')
+        # What xen-tools 4.9.2 needs on Debian 12, found on the lab's xen1 (session 10, its console kept):
+        # - 448M, not the role's 256M: its guest boots through pygrub with Debian's default initrd (MODULES=most,
+        #   36 MB of zstd, which Xen's PV builder loads unpacked: 124 MB), and at 256M the kernel runs out of memory
+        #   unpacking it ("System is deadlocked on memory": the crash loop of session 9);
+        # - net.ifnames=0 on its kernel command line: its /etc/network/interfaces names eth0, and Debian 12 names a
+        #   netfront enX0, so its network never comes up. pygrub appends the config's root and extra to menu.lst's.
+        with open('/etc/xen/%s.cfg' % name, 'a') as f:
+            f.write('extra = "net.ifnames=0"  # xenfleet bench: xen-tools writes eth0 into /etc/network/interfaces\n')
         # xen-create-image exits 0 when a hook's apt-get failed (seen on a control node: its 80-install-kernel ran
         # out of space after its cache step copied the host's apt cache into a 3G disk, and left no kernel): such
-        # an image can never boot, so say so now. The size is the role's guests_disk_mib (4096). No --noswap:
-        # xen-tools 4.9.2 writes root=/dev/xvda2 into the guest's menu.lst whatever the layout, and --noswap makes
-        # the root file system xvda1 (the crash loop of session 9); with its default swap, root is xvda2.
+        # an image can never boot, so say so now. The size is the role's guests_disk_mib (4096); the layout is
+        # xen-tools' default (swap xvda1, root xvda2, which its menu.lst names whatever the layout).
         with open('/var/tmp/bench-xen-create-image.log', errors='replace') as f:
             bad = [line.rstrip() for line in f
                    if 'enough free space' in line or 'No space left' in line or "cannot access '" in line]
