@@ -13,7 +13,10 @@ Paths, all for a Debian 12 PV guest with 256 MiB on the first host of xen_hosts:
             banner on the guest's address;
 * floor:    the disk the role made, already customised and booted once: xl create + sshd's banner;
 * xen-tools: xen-create-image --install-method=debootstrap (files in /var/lib/xen/images, no Recommends installed)
-            + xl create + sshd's banner.
+            + xl create + sshd's banner. Its guest gets 448 MiB (through pygrub, Debian's default initrd does not fit
+            in 256) and net.ifnames=0 (its interfaces file names eth0): see guests_dom0.py.
+
+Also printed: what one task costs on the Domain-0, a module against a raw command (not a path, no goal).
 
 The template is built, shipped and imported by a first provisioning that is not part of the comparison (it is
 printed as well). Goals: xen-tools / role >= 10, role / floor <= 1.5. Ratios are of figures measured side by side
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -70,6 +74,23 @@ class Runner(object):
             raise SystemExit('[bench] %s failed (rc=%d), see %s' % (what, rc, log))
         say('%s: %.1f s' % (what, seconds))
         return seconds, log
+
+    def adhoc(self, inventories, module, args, times=3):
+        """The median wall time of ``ansible xen_hosts[0] -m MODULE -a ARGS``: what one task costs on the Domain-0
+        (a module: Python and the module's payload started there; raw: one command over the open ssh connection)."""
+        exe = os.path.join(ROOT, '.venv', 'bin', 'ansible')
+        cmd = [exe if os.path.exists(exe) else 'ansible']
+        for inv in inventories:
+            cmd += ['-i', inv]
+        cmd += ['xen_hosts[0]', '-m', module, '-a', args]
+        spent = []
+        for dummy in range(times):
+            t0 = time.monotonic()
+            rc = subprocess.call(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if rc != 0:
+                raise SystemExit('[bench] %s failed (rc=%d)' % (' '.join(cmd), rc))
+            spent.append(time.monotonic() - t0)
+        return sorted(spent)[len(spent) // 2]
 
     def dom0(self, what, args):
         self.step('dom0', what, {'bench_args': args})
@@ -120,11 +141,22 @@ def main(argv=None):
     r.step('unclone', 'shut it down, keep its first-boot spec and config, remove its disk')
     with open(STEP_OUT) as f:
         template_lv = json.load(f)['template_lv']
-    clone = r.dom0('clone without Ansible', ['clone', GUEST, GUEST_IP, 'xenvg', template_lv, GUEST + '-disk', '3072',
+    clone = r.dom0('clone without Ansible', ['clone', GUEST, GUEST_IP, 'xenvg', template_lv, GUEST + '-disk', '4096',
                                              '/var/lib/xenfleet/firstboot/%s.json' % GUEST])
     results['clone'] = clone['total']
     save()
     say('  clone phases: %s' % clone['phases'])
+
+    # Where the role's time over the clone goes: each module task on the emulated Domain-0 starts Python and the
+    # module's payload there (the role runs two for a new guest: the clone and xen_domain; the survey, the lease,
+    # and the sshd wait are raw commands), and Ansible's login runs one in the guest
+    tasks = {}
+    for label, module, margs in (('raw', 'ansible.builtin.raw', 'true'), ('module', 'ansible.builtin.command', 'true')):
+        tasks[label] = r.adhoc(args.inventory, module, margs)
+        say('  one %s task on the Domain-0 (ansible -m %s %s, median of 3): %.1f s' % (label, module, margs, tasks[label]))
+    results['one raw task on the Domain-0 (not a path)'] = tasks['raw']
+    results['one module task on the Domain-0 (not a path)'] = tasks['module']
+    save()
 
     if not args.skip_xen_tools:
         r.step('stop', 'shut the clone down (memory for xen-tools\' guest)')
@@ -145,7 +177,9 @@ def main(argv=None):
     ratios = [('role / floor (goal <= 1.5)', 'role', 'floor'),
               ('clone without Ansible / floor', 'clone', 'floor'),
               ('xen-tools / role (goal >= 10)', 'xen-tools', 'role'),
-              ('xen-tools / clone without Ansible', 'xen-tools', 'clone')]
+              ('xen-tools / clone without Ansible', 'xen-tools', 'clone'),
+              ('one module task / one raw task on the Domain-0', 'one module task on the Domain-0 (not a path)',
+               'one raw task on the Domain-0 (not a path)')]
     for label, a, b in ratios:
         if a in results and b in results:
             print('%-62s %10.2f' % (label, results[a] / results[b]))

@@ -8,14 +8,15 @@ with argument lists. Every command prints one JSON
 object on stdout ({"changed": ..., ...}) and exits 0, or prints the error on stderr and exits non-zero.
 It manages guest DISKS (LVM thin volumes) only: domains are the job of the module xenfleet.xen.xen_domain.
 
-  survey --vg VG [--packages P,P] [--path PATH]... [--fact FILE] [--xl]
+  survey --vg VG [--packages P,P] [--path PATH]... [--fact FILE] [--xl] [--expect-sha256 HEX]
                                       read-only, everything the role's placement needs from a Domain-0 in one
                                       run: the volume group's logical volumes with their tags, /etc/xen/*.cfg,
                                       which of the packages are not installed (and whether apt has package
                                       lists), what each PATH is (type, mode, sha256 of a file: the role's
                                       directories and tools), the JSON of a local fact file, and with --xl what
                                       `xl info` and `xl list` printed (rc, stdout, stderr), which the control
-                                      node parses with the collection's xl parser
+                                      node parses with the collection's xl parser; with --expect-sha256, exit 4
+                                      at once unless this file has that sha256 (the role then runs its own copy)
   lock NAME TOKEN LEASE               take the guest's lease lock (exit 3 while another run holds it)
   unlock NAME TOKEN                   give it back (only the holder's token does)
   import --vg --pool --lv --image --sha256 --size-mib [--kernel-dir]
@@ -332,7 +333,16 @@ def xl_capture(argv):
     return {'rc': proc.returncode, 'stdout': proc.stdout, 'stderr': proc.stderr}
 
 
+def own_sha256():
+    with open(os.path.realpath(__file__), 'rb') as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
 def cmd_survey(args):
+    if args.expect_sha256 and own_sha256() != args.expect_sha256:
+        # not the role's helper (an older one installed): the role runs its own copy instead
+        sys.stderr.write('xenfleet-guest survey: this helper is not the expected one (sha256 %s)\n' % own_sha256())
+        return 4
     vg = name(args.vg, 'volume group')
     packages = [p for p in (args.packages or '').split(',') if p]
     paths = {path: describe(path) for path in args.path}  # checks the paths before anything runs
@@ -629,6 +639,7 @@ def parser():
     s.add_argument('--path', action='append', default=[])
     s.add_argument('--fact')
     s.add_argument('--xl', action='store_true')
+    s.add_argument('--expect-sha256')
     s = sub.add_parser('lock')
     s.add_argument('name')
     s.add_argument('token')

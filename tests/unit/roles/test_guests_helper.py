@@ -492,3 +492,16 @@ def test_wait_ssh_refuses_bad_input_before_anything(argv, monkeypatch):
     monkeypatch.setattr(helper, 'ssh_banner', lambda *a, **kw: pytest.fail('connected with bad input'))
     with pytest.raises(helper.Failure, match='invalid'):
         helper.cmd_wait_ssh(helper.parser().parse_args(argv))
+
+
+def test_survey_refuses_when_it_is_not_the_expected_helper(monkeypatch, capsys):
+    # the role's fast path runs the installed helper with the sha256 of its own copy: another version says so (exit 4)
+    monkeypatch.setattr(helper, 'lvs', lambda vg: pytest.fail('surveyed with the wrong helper'))
+    args = helper.parser().parse_args(['survey', '--vg', 'xenvg', '--expect-sha256', '0' * 64])
+    assert helper.cmd_survey(args) == 4
+    assert 'not the expected one' in capsys.readouterr().err
+    with open(HELPER, 'rb') as f:
+        mine = hashlib.sha256(f.read()).hexdigest()
+    monkeypatch.setattr(helper, 'lvs', lambda vg: None)
+    args = helper.parser().parse_args(['survey', '--vg', 'xenvg', '--expect-sha256', mine])
+    assert helper.cmd_survey(args)['vg_exists'] is False
