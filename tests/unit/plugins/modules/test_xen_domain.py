@@ -190,7 +190,27 @@ def test_restart_needed_is_reported_and_done_only_when_asked(monkeypatch, tmp_pa
 
 # --------------------------------------------------------------------------- states
 
-@pytest.mark.parametrize('version', VERSIONS)
+# 10 s after `xl shutdown` (no wait), Xen 4.17 still listed the domain as --ps-- (nobody had applied on_poweroff yet),
+# while on Xen 4.20 its xl had already reaped it: `xl list` said "invalid domain identifier" (both captured)
+UNREAPED = [v for v in VERSIONS if capture(v, 'xl_list_after_shutdown_nowait')[0] == 0]
+REAPED = [v for v in VERSIONS if v not in UNREAPED]
+
+
+@pytest.mark.parametrize('version', REAPED)
+def test_shutdown_of_a_domain_its_xl_reaps_needs_no_destroy(monkeypatch, tmp_path, version):
+    reaped = capture(version, 'xl_list_after_shutdown_nowait')
+    assert 'invalid domain identifier' in reaped[2]
+    table = running_table(version, {
+        ('list', NAME): [ok(version, 'xl_list_after_memset'), ok(version, 'xl_list_shutting_down'), reaped],
+        ('shutdown', NAME): capture(version, 'xl_shutdown_nowait'),
+    })
+    result, failed, dispatch = run(monkeypatch, xen_domain.main, {'name': NAME, 'state': 'shutdown'}, table, tmp_path)
+    assert not failed, result
+    assert result['changed'] and result['state'] == 'absent' and not result['destroyed_after_timeout']
+    assert ('destroy', NAME) not in dispatch.commands
+
+
+@pytest.mark.parametrize('version', UNREAPED)
 def test_shutdown_destroys_the_shut_down_domain_nobody_reaps(monkeypatch, tmp_path, version):
     """Captured: after `xl shutdown`, the domain stays listed as --ps-- until its xl applies on_poweroff.
 
@@ -212,7 +232,7 @@ def test_shutdown_destroys_the_shut_down_domain_nobody_reaps(monkeypatch, tmp_pa
     assert capture(version, 'xl_destroy')[0] != 0  # the race, as captured
 
 
-@pytest.mark.parametrize('version', VERSIONS)
+@pytest.mark.parametrize('version', UNREAPED)
 def test_a_failed_destroy_of_a_domain_still_there_is_an_error(monkeypatch, tmp_path, version):
     shut_down = ok(version, 'xl_list_after_shutdown_nowait')
     table = running_table(version, {
