@@ -333,16 +333,13 @@ def xl_capture(argv):
     return {'rc': proc.returncode, 'stdout': proc.stdout, 'stderr': proc.stderr}
 
 
-def own_sha256():
-    with open(os.path.realpath(__file__), 'rb') as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
 def cmd_survey(args):
-    if args.expect_sha256 and own_sha256() != args.expect_sha256:
-        # not the role's helper (an older one installed): the role runs its own copy instead
-        sys.stderr.write('xenfleet-guest survey: this helper is not the expected one (sha256 %s)\n' % own_sha256())
-        return 4
+    if args.expect_sha256:
+        mine = describe(os.path.realpath(__file__))['sha256']
+        if mine != args.expect_sha256:
+            # not the role's helper (an older one installed): the role runs its own copy instead
+            sys.stderr.write('xenfleet-guest survey: this helper is not the expected one (sha256 %s)\n' % mine)
+            return 4
     vg = name(args.vg, 'volume group')
     packages = [p for p in (args.packages or '').split(',') if p]
     paths = {path: describe(path) for path in args.path}  # checks the paths before anything runs
