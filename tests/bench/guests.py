@@ -48,13 +48,17 @@ def say(msg):
     print('[bench %s] %s' % (time.strftime('%H:%M:%S'), msg), flush=True)
 
 
+def tool(name):
+    """The project's venv copy of an Ansible command, else the one on PATH."""
+    exe = os.path.join(ROOT, '.venv', 'bin', name)
+    return exe if os.path.exists(exe) else name
+
+
 class Runner(object):
     def __init__(self, inventories, logdir):
-        exe = os.path.join(ROOT, '.venv', 'bin', 'ansible-playbook')
-        self.base = [exe if os.path.exists(exe) else 'ansible-playbook']
-        for inv in inventories:
-            self.base += ['-i', inv]
-        self.base += ['-i', os.path.join(BENCH, 'guests-inventory.yml'), os.path.join(BENCH, 'guests.yml')]
+        self.inventory_args = [arg for inv in inventories for arg in ('-i', inv)]
+        self.base = ([tool('ansible-playbook')] + self.inventory_args
+                     + ['-i', os.path.join(BENCH, 'guests-inventory.yml'), os.path.join(BENCH, 'guests.yml')])
         self.logdir = logdir
         self.n = 0
 
@@ -75,14 +79,10 @@ class Runner(object):
         say('%s: %.1f s' % (what, seconds))
         return seconds, log
 
-    def adhoc(self, inventories, module, args, times=3):
+    def adhoc(self, module, args, times=3):
         """The median wall time of ``ansible xen_hosts[0] -m MODULE -a ARGS``: what one task costs on the Domain-0
         (a module: Python and the module's payload started there; raw: one command over the open ssh connection)."""
-        exe = os.path.join(ROOT, '.venv', 'bin', 'ansible')
-        cmd = [exe if os.path.exists(exe) else 'ansible']
-        for inv in inventories:
-            cmd += ['-i', inv]
-        cmd += ['xen_hosts[0]', '-m', module, '-a', args]
+        cmd = [tool('ansible')] + self.inventory_args + ['xen_hosts[0]', '-m', module, '-a', args]
         spent = []
         for dummy in range(times):
             t0 = time.monotonic()
@@ -152,7 +152,7 @@ def main(argv=None):
     # and the sshd wait are raw commands), and Ansible's login runs one in the guest
     tasks = {}
     for label, module, margs in (('raw', 'ansible.builtin.raw', 'true'), ('module', 'ansible.builtin.command', 'true')):
-        tasks[label] = r.adhoc(args.inventory, module, margs)
+        tasks[label] = r.adhoc(module, margs)
         say('  one %s task on the Domain-0 (ansible -m %s %s, median of 3): %.1f s' % (label, module, margs, tasks[label]))
     results['one raw task on the Domain-0 (not a path)'] = tasks['raw']
     results['one module task on the Domain-0 (not a path)'] = tasks['module']
