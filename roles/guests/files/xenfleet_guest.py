@@ -40,12 +40,13 @@ It manages guest DISKS (LVM thin volumes) only: domains are the job of the modul
   scratch --vg --pool --disk --size-mib --suite --mirror --packages --builder --firstboot FILE [--kernel-dir]
                                       a guest disk built from nothing with debootstrap (no template)
   remove-disk --vg --disk             remove a guest disk (refused while it is open)
-  wait-ssh ADDRESS [--port N] [--timeout S] [--domain NAME]
-                                      read-only: wait until sshd at ADDRESS answers with its banner, seen from
-                                      this Domain-0 and polled every 0.5 s (the role's wait before Ansible's
-                                      login, for guests reached through their Domain-0: a failed login through
-                                      the Domain-0 costs seconds of the CPU the guest boots on); with --domain,
-                                      stops at once when that domain crashed or is gone
+  wait-ssh ADDRESS [--port N] [--timeout S] [--domain NAME [--release-lease TOKEN]]
+                                      wait until sshd at ADDRESS answers with its banner, seen from this
+                                      Domain-0 and polled every 0.5 s (the role's wait before Ansible's login,
+                                      for guests reached through their Domain-0: a failed login through the
+                                      Domain-0 costs seconds of the CPU the guest boots on); with --domain,
+                                      stops at once when that domain crashed or is gone; with --release-lease,
+                                      first gives the domain's lease back (as unlock), in the same process
 
 Locks: every volume operation holds an flock on /run/lock/xenfleet/<volume>.lock, so two runs never build
 the same volume twice; "lock" is a lease (a token with an expiry) that the role holds across several
@@ -396,13 +397,18 @@ def cmd_lock(args):
 
 
 def cmd_unlock(args):
-    guest = name(args.name, 'guest name')
+    return release_lease(args.name, args.token)
+
+
+def release_lease(guest, token):
+    """Give the guest's lease back, when TOKEN holds it: {changed: False, released, holder if another run's}."""
+    guest = name(guest, 'guest name')
     with FileLock('leases'):
         path = _lease_path(guest)
         held = read_json(path)
         if held is None:
             return {'changed': False, 'released': False}
-        if held.get('token') != args.token:
+        if held.get('token') != token:
             return {'changed': False, 'released': False, 'holder': held.get('token')}
         os.unlink(path)
     return {'changed': False, 'released': True}
@@ -606,6 +612,11 @@ def cmd_wait_ssh(args):
     if not 0 < args.port < 65536:
         raise Failure('invalid port %r' % args.port)
     domain = name(args.domain, 'domain') if args.domain else None
+    if args.release_lease and not domain:
+        raise Failure('--release-lease needs --domain (the guest whose lease it is)')
+    # The domain is created: its lease is given back first (the role's "Give the lease back" would be one more run,
+    # while the guest boots on the same CPU)
+    lease = release_lease(domain, args.release_lease) if args.release_lease else None
     t0 = time.monotonic()
     next_check = t0
     while True:
@@ -613,7 +624,8 @@ def cmd_wait_ssh(args):
         waited = time.monotonic() - t0
         if banner:
             return {'changed': False, 'address': address, 'port': args.port, 'seconds': round(waited, 1),
-                    'banner': banner.decode('ascii', 'replace').strip()}
+                    'banner': banner.decode('ascii', 'replace').strip(),
+                    'lease_released': bool(lease and lease['released'])}
         if domain and time.monotonic() >= next_check:  # a guest that crashed or stopped will never answer
             next_check = time.monotonic() + 15
             state = domain_state(domain)
@@ -677,6 +689,7 @@ def parser():
     s.add_argument('--port', type=int, default=22)
     s.add_argument('--timeout', type=int, default=900)
     s.add_argument('--domain')
+    s.add_argument('--release-lease', metavar='TOKEN', help="give the domain's lease back first, when TOKEN holds it")
     return p
 
 

@@ -471,6 +471,33 @@ def test_wait_ssh_answers_with_the_banner(sshd, monkeypatch):
     assert out['banner'].startswith('SSH-2.0-OpenSSH') and out['changed'] is False and out['seconds'] < 5
 
 
+@needs_root
+def test_wait_ssh_gives_the_lease_back_first(sshd, tmp_path, monkeypatch):
+    # the role's clone took the lease; wait-ssh releases it before it polls (one process less while the guest boots)
+    monkeypatch.setattr(helper, 'LOCK_DIR', str(tmp_path))
+    monkeypatch.setattr(helper, 'run', lambda argv, check=True, **kw: xl_capture('xl_list_one'))
+    assert helper.take_lease('capture-pv', 'run-a', 60)['acquired'] is True
+    released_before_poll = []
+    banner = helper.ssh_banner
+    monkeypatch.setattr(helper, 'ssh_banner', lambda *a, **kw: released_before_poll.append(
+        not os.path.exists(helper._lease_path('capture-pv'))) or banner(*a, **kw))
+    out = helper.cmd_wait_ssh(helper.parser().parse_args(['wait-ssh', '127.0.0.1', '--port=%d' % sshd,
+                                                          '--domain=capture-pv', '--release-lease=run-a']))
+    assert out['lease_released'] is True and released_before_poll == [True]
+    # another run's lease is never given back by a wrong token
+    assert helper.take_lease('capture-pv', 'run-b', 60)['acquired'] is True
+    out = helper.cmd_wait_ssh(helper.parser().parse_args(['wait-ssh', '127.0.0.1', '--port=%d' % sshd,
+                                                          '--domain=capture-pv', '--release-lease=run-a']))
+    assert out['lease_released'] is False
+    assert helper.take_lease('capture-pv', 'run-c', 60)['acquired'] is False
+
+
+def test_wait_ssh_release_lease_needs_the_domain(monkeypatch):
+    monkeypatch.setattr(helper, 'ssh_banner', lambda *a, **kw: pytest.fail('waited with bad input'))
+    with pytest.raises(helper.Failure, match='needs --domain'):
+        helper.cmd_wait_ssh(helper.parser().parse_args(['wait-ssh', '10.0.0.1', '--release-lease=run-a']))
+
+
 def test_wait_ssh_stops_when_the_domain_is_gone(monkeypatch):
     # nothing listens on port 1; the domain is not there (xl list NAME as the lab answers for a missing one)
     calls = []
