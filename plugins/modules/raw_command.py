@@ -18,7 +18,7 @@ description:
     C(xenfleet_guest.py)). Measured in the lab under emulation, one module task costs about 5.5 seconds of Python
     start on the Domain-0 against 0.7 seconds for one raw command; a role with several helper calls per guest
     spends that on every guest.
-  - Use O(stdin) for secrets (a guest's SSH host key): it is written to the command's standard input and appears in
+  - Use O(stdin) for secrets (a guest's SSH host key). It is written to the command's standard input and appears in
     no command line, no process list of the target and no task result.
   - This is an action plugin; everything runs from the control node. The target needs a POSIX shell and
     the program in O(argv), nothing else.
@@ -39,7 +39,7 @@ options:
     type: str
   json:
     description:
-      - Read the last non-empty line of stdout as a JSON object into RV(data), and take RV(changed) from its
+      - Read the last non-empty line of stdout as a JSON object into RV(data), and take the task's C(changed) from its
         C(changed) key.
       - When the command succeeds (rc 0) and that line is not a JSON object, the task fails.
     type: bool
@@ -64,7 +64,7 @@ attributes:
     support: none
     details:
       - The plugin cannot know what a command does, so check mode skips the task. A task that only reads can set
-        C(check_mode: false) to run in check mode too.
+        C(check_mode=false) to run in check mode too.
   diff_mode:
     description: Will return details on what has changed when in diff mode.
     support: none

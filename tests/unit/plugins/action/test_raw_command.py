@@ -52,7 +52,7 @@ def test_last_json_object(stdout, data):
 # ---- real runs ------------------------------------------------------------------------------------------------
 
 def collections_root():
-    import ansible_collections.xenfleet.xen.plugins as plugins
+    from ansible_collections.xenfleet.xen import plugins
     path = os.path.abspath(plugins.__path__[0])
     while os.path.basename(path) != 'ansible_collections':
         path = os.path.dirname(path)
