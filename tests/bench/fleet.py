@@ -123,6 +123,8 @@ def main():
     parser.add_argument('--workdir', default='/tmp/xenfleet-bench-fleet')
     parser.add_argument('--out', default=None)
     opts = parser.parse_args()
+    # absolute: the playbooks write their reports from another working directory
+    opts.workdir = os.path.abspath(opts.workdir)
     os.makedirs(opts.workdir, exist_ok=True)
     result = {'started': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}
     hosts, where = hosts_and_guests(opts.inventory, opts.workdir)
