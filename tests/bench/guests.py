@@ -120,7 +120,8 @@ def main(argv=None):
 
     absent = {'guests_state': 'absent', 'guests_remove_disk': True}
 
-    results['setup (xen-tools install, not compared)'] = r.step('prepare', 'setup on the Domain-0')[0]
+    results['setup (xen-tools install, not compared)'] = r.step(
+        'prepare', 'setup on the Domain-0', {'bench_xen_tools': not args.skip_xen_tools})[0]
     # A first provisioning builds, ships and imports the template if needed: printed, not compared
     r.step('provision', 'delete a bench guest left over', absent, limit=GUEST)
     results['first provisioning (template build/ship/import if needed)'] = r.step(
