@@ -465,12 +465,11 @@ def main():
         client = XlClient.from_module(module, timeout=params['timeout'])
         service = d.DomainService(client, root=xl_service.ROOT)
         plan, tracker, facts = service.run(params['name'], params, check_mode=module.check_mode)
-        row = client.state(params['name']) if not module.check_mode else None
+        # after a change, xl says where the domain is now; without one, what inspect read is still true
+        row = client.state(params['name']) if not module.check_mode and tracker.changed else service.last_row
     except XlError as exc:
         details = dict((k, val) for k, val in exc.details.items() if k not in ('msg', 'changed'))
         module.fail_json(msg=exc.message, **dict(exc.to_dict(), **details))
-    if module.check_mode:
-        row = service.last_row
     result = dict(
         changed=tracker.changed,
         state=plan.state_after if module.check_mode else d.summary_state(row['state'] if row else None),

@@ -3,12 +3,13 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Domain-0 side of tests/bench/guests.py: time a guest from nothing (or from a ready disk) to SSH-ready.
 
-SSH-ready is the same for every path: sshd on the guest's address answers with its banner ("SSH-2.0-"), seen
-from this Domain-0, polled every 0.5 s. Prints one JSON object with the phases and the total, in seconds.
+Here, up to sshd's banner on the guest's address ("SSH-2.0-"), seen from this Domain-0 and polled every 0.5 s. Prints
+one JSON object with the phases and the total, in seconds. The login that makes it SSH-ready, the same for every
+path and the role's own, follows from the control node (tests/bench/guests.py).
 
   floor NAME IP                     boot a ready disk: xl create /etc/xen/NAME.cfg, until SSH-ready
   clone NAME IP VG TEMPLATE_LV DISK SIZE_MIB FIRSTBOOT
-                                    our clone path without Ansible: xenfleet_guest.py clone (thin snapshot, grow,
+                                    our clone path without Ansible: xenfleet-guest clone (thin snapshot, grow,
                                     first-boot files), xl create /etc/xen/NAME.cfg, until SSH-ready
   spec NAME DEVICE OUT               write the first-boot spec of a guest the role made, read back from its disk
                                     (the role hands it to the clone on stdin and keeps no copy): the clone path
@@ -130,7 +131,7 @@ def main(argv):
     t0 = time.monotonic()
     if what == 'clone':
         vg, tmpl, disk, size, spec = argv[3:8]
-        phases['clone'] = run(['python3', '/usr/local/lib/xenfleet/xenfleet_guest.py', 'clone', '--vg=' + vg, '--template-lv=' + tmpl,
+        phases['clone'] = run(['python3', '/usr/local/lib/xenfleet/xenfleet-guest', 'clone', '--vg=' + vg, '--template-lv=' + tmpl,
                                '--disk=' + disk, '--size-mib=' + size, '--firstboot=' + spec])
     elif what == 'xentools':
         suite, mirror = argv[3:5]

@@ -154,19 +154,33 @@ def test_guests_were_configured_as_hosts(placement):
 
 
 # ---- on the Domain-0s -----------------------------------------------------------------------------------------
+def template_of(lvs, origin):
+    """The template volume a disk comes from: its origin, or its origin's origin when that is a sized base."""
+    if "xf_base" in lvs[origin]["lv_tags"].split(","):
+        return lvs[origin]["origin"]
+    return origin
+
+
 def test_disks_are_thin_snapshots_of_templates(host):
-    rows = json.loads(host.check_output("lvs --reportformat json -o lv_name,origin,lv_tags,pool_lv xenvg"))
+    rows = json.loads(host.check_output("lvs --reportformat json -o lv_name,origin,lv_tags,pool_lv,lv_size --units m "
+                                        "--nosuffix xenvg"))
     lvs = {r["lv_name"]: r for r in rows["report"][0]["lv"]}
     here = [n for n in GUESTS if f"{n}-disk" in lvs]
     assert here, "no guest disk on this Domain-0"
     for name in here:
         disk = lvs[f"{name}-disk"]
         assert disk["pool_lv"] == "thinpool"
-        assert disk["origin"].startswith(f"xf-tmpl-{GUESTS[name]['guests_template']}-")
+        template = template_of(lvs, disk["origin"])
+        assert template.startswith(f"xf-tmpl-{GUESTS[name]['guests_template']}-")
         assert "xf_ready" in disk["lv_tags"].split(",")
         assert "xf_template" in lvs[disk["origin"]]["lv_tags"].split(",")
-    # one template volume per template, however many guests use it
-    templates = [n for n, r in lvs.items() if "xf_template" in r["lv_tags"].split(",")]
+        assert "xf_template" in lvs[template]["lv_tags"].split(",")
+        if disk["origin"] != template:
+            # a sized base: the template grown to the disk's size, once per size
+            assert disk["origin"] == f"{template}-{int(float(disk['lv_size']))}m"
+            assert float(lvs[disk["origin"]]["lv_size"]) == float(disk["lv_size"])
+    # one template volume per template, however many guests use it (sized bases apart)
+    templates = [n for n, r in lvs.items() if r["lv_tags"].split(",") == ["xf_template"]]
     assert len(templates) == len({t.rsplit("-", 1)[0] for t in templates})
 
 
@@ -183,7 +197,9 @@ def test_domain_configs(host):
         else:
             # PV: a direct kernel, the one of the template volume the disk was cloned from (pvgrub's PV loader
             # cannot unpack Debian's LZ4/zstd kernels)
-            origin = host.check_output(f"lvs --noheadings -o origin xenvg/{name}-disk").strip()
+            rows = json.loads(host.check_output("lvs --reportformat json -o lv_name,origin,lv_tags xenvg"))
+            lvs = {r["lv_name"]: r for r in rows["report"][0]["lv"]}
+            origin = template_of(lvs, lvs[f"{name}-disk"]["origin"])
             assert f'kernel = "/var/lib/xenfleet/templates/{origin}/vmlinuz"' in cfg
             assert f'ramdisk = "/var/lib/xenfleet/templates/{origin}/initrd.img"' in cfg
         assert derive_mac(name, 0) in cfg

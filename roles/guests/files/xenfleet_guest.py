@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """xenfleet_guest.py: the Domain-0 side of the role xenfleet.xen.guests (disks, never domains).
 
-Installed in /usr/local/lib/xenfleet by the role and run by it as ``python3 xenfleet_guest.py COMMAND ...``,
-with argument lists. Every command prints one JSON
+Installed in /usr/local/lib/xenfleet by the role and run by it through its launcher, as ``python3 xenfleet-guest
+COMMAND ...`` (which keeps this module compiled in __pycache__), with argument lists; ``python3 xenfleet_guest.py
+COMMAND ...`` works as well. Every command prints one JSON
 object on stdout ({"changed": ..., ...}) and exits 0, or prints the error on stderr and exits non-zero.
 It manages guest DISKS (LVM thin volumes) only: domains are the job of the module xenfleet.xen.xen_domain.
 
@@ -25,7 +26,9 @@ It manages guest DISKS (LVM thin volumes) only: domains are the job of the modul
                                       --kernel-dir; the storage node's golden volumes need none), tag it
   clone --vg --template-lv --disk --size-mib --firstboot FILE|- [--lease-guest NAME --lease-token TOKEN
         --lease-seconds N]
-                                      a guest disk: thin snapshot of the template, grown, first-boot files
+                                      a guest disk: thin snapshot of the template's sized base (the template
+                                      grown to SIZE with its file system, made once per size and tagged xf_base
+                                      and xf_template: a clone of a known size is one lvcreate), first-boot files
                                       (from stdin with "-") written into it before its first boot, then tagged
                                       ready; with --lease-token, the guest's lease is taken first, as "lock"
                                       does (exit 3 while another run holds it)
@@ -58,22 +61,21 @@ from __future__ import annotations
 import argparse
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
+
+# hashlib, shutil, socket, tempfile and uuid are imported where they are used: each command is one short process on
+# an emulated Domain-0, where every module imported at start costs tens of milliseconds
 
 LOCK_DIR = '/run/lock/xenfleet'
 TAG_TEMPLATE = 'xf_template'
 TAG_GUEST = 'xf_guest'
 TAG_READY = 'xf_ready'
+TAG_BASE = 'xf_base'
 NAME_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,126}\Z')
 TOKEN_RE = re.compile(r'^[A-Za-z0-9_.:-]{1,128}\Z')
 
@@ -168,6 +170,7 @@ class Mounted(object):
         self.dir = None
 
     def __enter__(self):
+        import tempfile
         self.dir = tempfile.mkdtemp(prefix='xenfleet-mnt.')
         argv = ['mount'] + (['-o', self.options] if self.options else []) + [self.dev, self.dir]
         run(argv)
@@ -201,6 +204,7 @@ def safe_parent(root, path, create):
 
 def apply_firstboot(root, spec):
     """Write the guest's identity into its root file system (mounted at ROOT) before its first boot."""
+    from uuid import uuid4
     written = []
     for d in spec.get('directories', []):
         parent = safe_parent(root, d['path'].rstrip('/') + '/x', create=True)
@@ -223,7 +227,7 @@ def apply_firstboot(root, spec):
     if spec.get('machine_id', True):
         # A new identity for systemd (and the DHCP client); LAB-NOTES: remove the dbus copy too
         with open(os.path.join(safe_parent(root, '/etc/machine-id', create=False), 'machine-id'), 'w') as f:
-            f.write(uuid.uuid4().hex + '\n')
+            f.write(uuid4().hex + '\n')
         dbus = os.path.join(root, 'var/lib/dbus/machine-id')
         if os.path.lexists(dbus):
             os.unlink(dbus)
@@ -250,6 +254,7 @@ def load_spec(path):
 
 def copy_kernel(root, kernel_dir):
     """Copy the guest's /vmlinuz and /initrd.img (links to the newest kernel) to KERNEL_DIR, for direct boot."""
+    from shutil import copyfile
     os.makedirs(kernel_dir, mode=0o755, exist_ok=True)
     out = {}
     for link in ('vmlinuz', 'initrd.img'):
@@ -264,7 +269,7 @@ def copy_kernel(root, kernel_dir):
                 os.path.join(os.path.dirname(path), target)
         if not os.path.isfile(path):
             raise Failure('the guest has no /%s' % link)
-        shutil.copyfile(path, os.path.join(kernel_dir, link + '.tmp'))
+        copyfile(path, os.path.join(kernel_dir, link + '.tmp'))
         os.rename(os.path.join(kernel_dir, link + '.tmp'), os.path.join(kernel_dir, link))
         out[link] = os.path.basename(path)
     return out
@@ -303,6 +308,7 @@ def apt_lists():
 
 def describe(path):
     """What ``path`` is: {type: dir|file|other, mode: '0755', sha256 (files)}, or None when it does not exist."""
+    from hashlib import sha256
     if not os.path.isabs(path) or '\0' in path:
         raise Failure('not an absolute path: %r' % path)
     try:
@@ -314,7 +320,7 @@ def describe(path):
         out['type'] = 'dir'
     elif os.path.isfile(path) and not os.path.islink(path):
         out['type'] = 'file'
-        digest = hashlib.sha256()
+        digest = sha256()
         with open(path, 'rb') as f:
             for block in iter(lambda: f.read(1 << 20), b''):
                 digest.update(block)
@@ -325,11 +331,14 @@ def describe(path):
 
 
 def xl_capture(argv):
-    """{rc, stdout, stderr} of an xl command (argument list, 30 s at most). Parsed on the control node by the
-    collection's xl parser (filter xenfleet.xen.xl_host_survey), never here."""
+    """{rc, stdout, stderr} of an xl command (argument list, 30 s at most: rc 124 after that, as timeout(1) answers,
+    without starting timeout(1) itself). Parsed on the control node by the collection's xl parser (filter
+    xenfleet.xen.xl_host_survey), never here."""
     try:
-        proc = run(['timeout', '30'] + argv, check=False)
-    except OSError as exc:  # no timeout(1): coreutils is essential, so this is no Debian
+        proc = run(argv, check=False, timeout=30)
+    except subprocess.TimeoutExpired:
+        return {'rc': 124, 'stdout': '', 'stderr': '%s did not answer within 30 s' % ' '.join(argv)}
+    except OSError as exc:  # no xl: not a Xen host (the control node says so)
         return {'rc': 127, 'stdout': '', 'stderr': str(exc)}
     return {'rc': proc.returncode, 'stdout': proc.stdout, 'stderr': proc.stderr}
 
@@ -448,11 +457,30 @@ def cmd_import(args):
     return {'changed': True, 'lv': lv_name, 'kernel': kernel, 'seconds': round(time.time() - t0, 1)}
 
 
+def fs_fills(dev):
+    """Whether the ext4 file system on DEV already spans the whole device (then there is nothing to grow). Read from
+    its superblock: one read instead of a resize2fs run, which costs a fraction of a second under emulation."""
+    import struct
+    with open(dev, 'rb') as f:
+        f.seek(1024)
+        sb = f.read(1024)
+        dev_bytes = f.seek(0, os.SEEK_END)
+    if len(sb) < 0x154 or struct.unpack_from('<H', sb, 0x38)[0] != 0xEF53:
+        return False  # not ext2/3/4: let resize2fs say what it is
+    block = 1024 << struct.unpack_from('<I', sb, 24)[0]
+    blocks = struct.unpack_from('<I', sb, 4)[0]
+    if struct.unpack_from('<I', sb, 0x60)[0] & 0x80:  # INCOMPAT_64BIT: the high half of the block count
+        blocks |= struct.unpack_from('<I', sb, 0x150)[0] << 32
+    return blocks * block > dev_bytes - block
+
+
 def _customise(dev, spec, kernel_dir=None):
-    """Grow DEV's file system to the device and write the first-boot files (and the kernel copy) into it."""
+    """Grow DEV's file system to the device (when it is smaller) and write the first-boot files (and the kernel copy)
+    into it."""
     with Mounted(dev) as root:
         # grow the file system to the volume, online
-        run(['resize2fs', dev])
+        if not fs_fills(dev):
+            run(['resize2fs', dev])
         written = apply_firstboot(root, spec)
         kernel = copy_kernel(root, kernel_dir) if kernel_dir else None
     return written, kernel
@@ -493,6 +521,40 @@ def _grow(vg, disk, size_now, size_mib):
         run(['lvextend', '--size', '%dM' % size_mib, '%s/%s' % (vg, disk)])
 
 
+def _sized_base(vg, tmpl, size_mib, volumes):
+    """The volume a guest disk of SIZE_MIB is snapshotted from, and the volume group's lvs after it: the template
+    TMPL itself when it is that size already, else its sized base <TMPL>-<SIZE>m, a thin snapshot of TMPL grown to
+    SIZE_MIB with its file system, made once per size on this Domain-0 (tagged xf_base, then xf_template when it is
+    finished, like a template). Guests of a size seen before are then one lvcreate: no lvextend and no resize2fs,
+    which cost seconds each under emulation. A base is never booted or written after it is finished."""
+    origin = volumes.get(tmpl)
+    if origin is None or TAG_TEMPLATE not in origin['tags']:
+        raise Failure('template volume %s/%s is missing or unfinished' % (vg, tmpl))
+    if size_mib <= origin['size_mib']:
+        return tmpl, volumes
+    base = name('%s-%dm' % (tmpl, size_mib), 'sized base')
+    info = volumes.get(base)
+    if info is not None and TAG_TEMPLATE in info['tags']:
+        return base, volumes
+    with FileLock(base):  # guests of the same new size at once: one makes the base, the others wait for it
+        volumes = lvs(vg) or {}
+        info = volumes.get(base)
+        if info is not None and TAG_TEMPLATE in info['tags']:
+            return base, volumes
+        if info is not None:
+            log('%s exists but was not finished: removing it and starting again' % base)
+            lvremove(vg, base)
+        log('making %s: the template grown to %d MiB, once for every guest of that size' % (base, size_mib))
+        run(['lvcreate', '--yes', '--snapshot', '--setactivationskip', 'n', '--activate', 'y', '--addtag', TAG_BASE,
+             '--name', base, '%s/%s' % (vg, tmpl)])
+        _grow(vg, base, origin['size_mib'], size_mib)
+        with Mounted(device(vg, base)):
+            run(['resize2fs', device(vg, base)])
+        run(['lvchange', '--addtag', TAG_TEMPLATE, '%s/%s' % (vg, base)])
+    volumes[base] = dict(origin, tags=[TAG_BASE, TAG_TEMPLATE], size_mib=size_mib, origin=tmpl, open=False)
+    return base, volumes
+
+
 def cmd_clone(args):
     vg, tmpl, disk = name(args.vg, 'volume group'), name(args.template_lv, 'template'), name(args.disk, 'disk')
     t0 = time.time()
@@ -505,9 +567,11 @@ def cmd_clone(args):
         volumes = lvs(vg) or {}  # read once for both checks
         if _reset_unfinished(vg, disk, volumes):
             return {'changed': False, 'disk': disk}
-        _snapshot(vg, tmpl, disk, args.size_mib, volumes if disk not in volumes else None)
+        source, volumes = _sized_base(vg, tmpl, args.size_mib, volumes if disk not in volumes else lvs(vg) or {})
+        _snapshot(vg, source, disk, args.size_mib, volumes)
         written = _finish_disk(vg, disk, spec)[0]
-    return {'changed': True, 'disk': disk, 'origin': tmpl, 'written': written, 'seconds': round(time.time() - t0, 1)}
+    return {'changed': True, 'disk': disk, 'origin': source, 'template': tmpl, 'written': written,
+            'seconds': round(time.time() - t0, 1)}
 
 
 def cmd_volume(args):
@@ -596,6 +660,7 @@ def domain_state(domain):
 
 def ssh_banner(address, port, timeout=2.0):
     """The first bytes sshd sends at ADDRESS:PORT, or None when nothing answers yet."""
+    import socket
     try:
         with socket.create_connection((address, port), timeout=timeout) as sock:
             sock.settimeout(5)

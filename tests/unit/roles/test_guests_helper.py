@@ -269,6 +269,7 @@ def test_clone_takes_the_spec_from_stdin_and_the_lease_first(tmp_path, monkeypat
     # the role's one run for a new guest: the lease, then the thin snapshot and the first-boot files from stdin
     monkeypatch.setattr(helper, 'LOCK_DIR', str(tmp_path))
     monkeypatch.setattr(helper, 'lvs', lambda vg: {})
+    monkeypatch.setattr(helper, '_sized_base', lambda vg, tmpl, size, volumes: (tmpl, volumes))
     rec = []
     monkeypatch.setattr(helper, '_snapshot', lambda vg, tmpl, disk, size, volumes=None: rec.append(('snapshot', vg, tmpl, disk, size)))
     monkeypatch.setattr(helper, '_finish_disk', lambda vg, disk, spec, kernel_dir=None: rec.append(('finish', spec)) or (['/etc/hostname'], None))
@@ -285,33 +286,119 @@ def test_clone_takes_the_spec_from_stdin_and_the_lease_first(tmp_path, monkeypat
     assert json.loads(capsys.readouterr().out)['holder'] == 'run-a'
 
 
-GUEST_DISK_SNAPSHOT = ['lvcreate', '--yes', '--snapshot', '--setactivationskip', 'n', '--activate', 'y', '--addtag',
-                       'xf_guest', '--name', 'web1-disk', 'xenvg/xf-tmpl-debian12-0123456789ab']
+TMPL = 'xf-tmpl-debian12-0123456789ab'
+BASE = TMPL + '-4096m'
+BASE_ROW = dict(TEMPLATE, tags=['xf_base', 'xf_template'], size_mib=4096, origin=TMPL)
+
+
+def snapshot_of(origin):
+    return ['lvcreate', '--yes', '--snapshot', '--setactivationskip', 'n', '--activate', 'y', '--addtag', 'xf_guest',
+            '--name', 'web1-disk', 'xenvg/' + origin]
+
+
+# the sized base, made once per size: the template's snapshot, grown with its file system, then tagged finished
+MAKE_BASE = [['lvcreate', '--yes', '--snapshot', '--setactivationskip', 'n', '--activate', 'y', '--addtag', 'xf_base',
+              '--name', BASE, 'xenvg/' + TMPL],
+             ['lvextend', '--size', '4096M', 'xenvg/' + BASE],
+             ['(mount)', '/dev/xenvg/' + BASE], ['resize2fs', '/dev/xenvg/' + BASE], ['(umount)'],
+             ['lvchange', '--addtag', 'xf_template', 'xenvg/' + BASE]]
 CLONE_CASES = [
-    # (what is there) -> (changed, commands before the first-boot files are written)
-    ('new, grown', {'xf-tmpl-debian12-0123456789ab': TEMPLATE},
-     True, [['(lvs)', 'xenvg'], GUEST_DISK_SNAPSHOT, ['lvextend', '--size', '4096M', 'xenvg/web1-disk']]),
-    ('there and ready: untouched', {'xf-tmpl-debian12-0123456789ab': TEMPLATE,
-                                    'web1-disk': dict(TEMPLATE, tags=['xf_guest', 'xf_ready'])},
+    # (what is there, size) -> (changed, commands before the first-boot files are written)
+    ('new, a size seen before: one lvcreate', {TMPL: TEMPLATE, BASE: BASE_ROW}, 4096,
+     True, [['(lvs)', 'xenvg'], snapshot_of(BASE)]),
+    ('new, a new size: its base first', {TMPL: TEMPLATE}, 4096,
+     True, [['(lvs)', 'xenvg'], ['(lvs)', 'xenvg']] + MAKE_BASE + [snapshot_of(BASE)]),
+    ('new, the template\'s own size: no base', {TMPL: TEMPLATE}, 2048,
+     True, [['(lvs)', 'xenvg'], snapshot_of(TMPL)]),
+    # a run that died while it made the base: that base is removed, and made again
+    ('an unfinished base', {TMPL: TEMPLATE, BASE: dict(BASE_ROW, tags=['xf_base'])}, 4096,
+     True, [['(lvs)', 'xenvg'], ['(lvs)', 'xenvg'], ['(lvs)', 'xenvg'], ['lvremove', '--yes', 'xenvg/' + BASE]]
+     + MAKE_BASE + [snapshot_of(BASE)]),
+    ('there and ready: untouched', {TMPL: TEMPLATE, 'web1-disk': dict(TEMPLATE, tags=['xf_guest', 'xf_ready'])}, 4096,
      False, [['(lvs)', 'xenvg']]),
     # a run that died half-way: removed (lvremove reads the volume again, to refuse an open one), made again
-    ('unfinished', {'xf-tmpl-debian12-0123456789ab': TEMPLATE, 'web1-disk': dict(TEMPLATE, tags=['xf_guest'])},
+    ('unfinished', {TMPL: TEMPLATE, BASE: BASE_ROW, 'web1-disk': dict(TEMPLATE, tags=['xf_guest'])}, 4096,
      True, [['(lvs)', 'xenvg'], ['(lvs)', 'xenvg'], ['lvremove', '--yes', 'xenvg/web1-disk'], ['(lvs)', 'xenvg'],
-            GUEST_DISK_SNAPSHOT, ['lvextend', '--size', '4096M', 'xenvg/web1-disk']]),
+            snapshot_of(BASE)]),
 ]
 
 
-@pytest.mark.parametrize('what,volumes,changed,commands', CLONE_CASES, ids=[c[0] for c in CLONE_CASES])
-def test_clone_commands(tmp_path, monkeypatch, what, volumes, changed, commands):
+class FakeMount(object):
+    def __init__(self, rec):
+        self.rec = rec
+
+    def __call__(self, dev, options=None):
+        self.rec.argv.append(['(mount)', dev])
+        return self
+
+    def __enter__(self):
+        return '/mnt/fake'
+
+    def __exit__(self, *exc):
+        self.rec.argv.append(['(umount)'])
+
+
+@pytest.mark.parametrize('what,volumes,size,changed,commands', CLONE_CASES, ids=[c[0] for c in CLONE_CASES])
+def test_clone_commands(tmp_path, monkeypatch, what, volumes, size, changed, commands):
     rec = Recorder(volumes)
     monkeypatch.setattr(helper, 'LOCK_DIR', str(tmp_path))
     monkeypatch.setattr(helper, 'run', rec.run)
     monkeypatch.setattr(helper, 'lvs', rec.lvs)
+    monkeypatch.setattr(helper, 'Mounted', FakeMount(rec))
     monkeypatch.setattr(helper, '_finish_disk', lambda vg, disk, spec, kernel_dir=None: (['/etc/hostname'], None))
     monkeypatch.setattr('sys.stdin', io.StringIO('{"guest": "web1", "files": []}'))
-    got = helper.cmd_clone(helper.parser().parse_args(CLONE))
+    got = helper.cmd_clone(helper.parser().parse_args(CLONE[:-2] + ['--size-mib=%d' % size, '--firstboot=-']))
     assert got['changed'] is changed
     assert rec.argv == commands
+    if changed:
+        assert got['template'] == TMPL and got['origin'] == (TMPL if size == 2048 else BASE)
+
+
+def test_clone_refuses_a_missing_or_unfinished_template(tmp_path, monkeypatch):
+    for volumes in ({}, {TMPL: dict(TEMPLATE, tags=[])}):
+        rec = Recorder(volumes)
+        monkeypatch.setattr(helper, 'LOCK_DIR', str(tmp_path))
+        monkeypatch.setattr(helper, 'run', rec.run)
+        monkeypatch.setattr(helper, 'lvs', rec.lvs)
+        monkeypatch.setattr('sys.stdin', io.StringIO('{"guest": "web1", "files": []}'))
+        with pytest.raises(helper.Failure, match='missing or unfinished'):
+            helper.cmd_clone(helper.parser().parse_args(CLONE))
+        assert [a for a in rec.argv if a[0] != '(lvs)'] == []
+
+
+def superblock_image(path, blocks, log_block=2, incompat=0x80, blocks_hi=0, size=None):
+    """A file with an ext4 superblock of BLOCKS blocks of 1024 << LOG_BLOCK bytes, SIZE bytes long."""
+    import struct
+    sb = bytearray(1024)
+    struct.pack_into('<I', sb, 4, blocks)
+    struct.pack_into('<I', sb, 24, log_block)
+    struct.pack_into('<H', sb, 0x38, 0xEF53)
+    struct.pack_into('<I', sb, 0x60, incompat)
+    struct.pack_into('<I', sb, 0x150, blocks_hi)
+    with open(path, 'wb') as f:
+        f.write(b'\0' * 1024 + bytes(sb))
+        f.truncate(size if size is not None else blocks * (1024 << log_block))
+    return str(path)
+
+
+FS_CASES = [
+    ('fills the device', dict(blocks=1024), True),
+    ('smaller than the device', dict(blocks=1024, size=2048 * 4096), False),
+    ('within one block of the end', dict(blocks=1024, size=1024 * 4096 + 1000), True),
+    ('64-bit count, the high half counts', dict(blocks=0, blocks_hi=1, size=4096), True),
+    ('a 32-bit count', dict(blocks=1024, incompat=0), True),
+]
+
+
+@pytest.mark.parametrize('what,kw,fills', FS_CASES, ids=[c[0] for c in FS_CASES])
+def test_fs_fills(tmp_path, what, kw, fills):
+    assert helper.fs_fills(superblock_image(tmp_path / 'dev', **kw)) is fills
+
+
+def test_fs_fills_is_false_without_an_ext_superblock(tmp_path):
+    dev = tmp_path / 'dev'
+    dev.write_bytes(b'\0' * 8192)
+    assert helper.fs_fills(str(dev)) is False
 
 
 @pytest.mark.parametrize('stdin', ['', 'not json', '["a list"]'])
@@ -393,7 +480,7 @@ def test_survey_in_one_run(tmp_path, monkeypatch):
     ran = []
 
     def run(argv, check=True, **kw):
-        ran.append(argv)
+        ran.append((argv, kw.get('timeout')))
         return DPKG_QUERY_LAB if argv[0] == 'dpkg-query' else Proc(0, 'xl says %s\n' % argv[-1])
 
     monkeypatch.setattr(helper, 'run', run)
@@ -402,8 +489,8 @@ def test_survey_in_one_run(tmp_path, monkeypatch):
         'survey', '--vg', 'xenvg', '--packages', 'zstd,xen-tools', '--path', str(tools), '--path', str(script),
         '--path', str(tmp_path / 'missing'), '--fact', str(fact), '--xl'])
     out = helper.cmd_survey(args)
-    # xl's output goes back raw (the control node parses it): argument lists, under timeout
-    assert ['timeout', '30', 'xl', 'info'] in ran and ['timeout', '30', 'xl', 'list'] in ran
+    # xl's output goes back raw (the control node parses it): argument lists, 30 s at most each
+    assert (['xl', 'info'], 30) in ran and (['xl', 'list'], 30) in ran
     assert out['xl'] == {'info': {'rc': 0, 'stdout': 'xl says info\n', 'stderr': ''},
                          'list': {'rc': 0, 'stdout': 'xl says list\n', 'stderr': ''}}
     assert out['changed'] is False and out['vg_exists'] is True
@@ -419,6 +506,18 @@ def test_survey_in_one_run(tmp_path, monkeypatch):
     out = helper.cmd_survey(args)
     assert out['vg_exists'] is False and out['lvs'] == {} and out['fact'] is None and out['packages_missing'] == []
     assert out['xl'] is None
+
+
+def test_xl_capture_answers_for_a_hung_or_missing_xl(monkeypatch):
+    got = helper.xl_capture(['/nonexistent/xl', 'info'])  # the real run: no such program
+    assert got['rc'] == 127 and got['stdout'] == ''
+
+    def hung(argv, check=True, **kw):
+        raise helper.subprocess.TimeoutExpired(argv, kw['timeout'])
+
+    monkeypatch.setattr(helper, 'run', hung)
+    got = helper.xl_capture(['xl', 'info'])
+    assert got['rc'] == 124 and 'within 30 s' in got['stderr']
 
 
 def test_survey_refuses_a_relative_path():
