@@ -99,8 +99,8 @@ class Runner(object):
 
     def var(self, host, name):
         """A variable of HOST as the inventory gives it (templated)."""
-        cmd = [tool('ansible')] + self.inventory_args + ['-i', os.path.join(BENCH, 'guests-inventory.yml'), host,
-                                                          '-m', 'ansible.builtin.debug', '-a', 'var=' + name]
+        cmd = ([tool('ansible')] + self.inventory_args + ['-i', os.path.join(BENCH, 'guests-inventory.yml'), host]
+               + ['-m', 'ansible.builtin.debug', '-a', 'var=' + name])
         # the default callback, YAML results (ansible.cfg): "    NAME: VALUE"
         env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK='ansible.builtin.default', ANSIBLE_CALLBACK_RESULT_FORMAT='yaml')
         out = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
