@@ -492,10 +492,11 @@ def _finish_disk(vg, disk, spec, kernel_dir=None):
     return written, kernel
 
 
-def _reset_unfinished(vg, disk, volumes=None):
-    """True when DISK is there and finished (tagged ready); an unfinished one (a run that died) is removed."""
+def _reset_unfinished(vg, disk, volumes=None, finished=TAG_READY):
+    """True when DISK is there and finished (tagged FINISHED: xf_ready for a guest disk, xf_template for a sized
+    base); an unfinished one (a run that died) is removed."""
     info = (volumes if volumes is not None else lvs(vg) or {}).get(disk)
-    if info is not None and TAG_READY in info['tags']:
+    if info is not None and finished in info['tags']:
         return True
     if info is not None:
         log('%s exists but was not finished: removing it and starting again' % disk)
@@ -503,15 +504,21 @@ def _reset_unfinished(vg, disk, volumes=None):
     return False
 
 
-def _snapshot(vg, tmpl, disk, size_mib, volumes=None):
-    """A thin snapshot DISK of the finished template volume TMPL, active, tagged xf_guest, grown to SIZE_MIB.
-    ``volumes``: the volume group's lvs, when the caller has just read them (each LVM command costs seconds in an
-    emulated Domain-0)."""
-    origin = (volumes if volumes is not None else lvs(vg) or {}).get(tmpl)
+def _template(vg, tmpl, volumes):
+    """The lvs row of the finished template volume TMPL (a template, or a sized base), else Failure."""
+    origin = volumes.get(tmpl)
     if origin is None or TAG_TEMPLATE not in origin['tags']:
         raise Failure('template volume %s/%s is missing or unfinished' % (vg, tmpl))
+    return origin
+
+
+def _snapshot(vg, tmpl, disk, size_mib, volumes=None, tag=TAG_GUEST):
+    """A thin snapshot DISK of the finished template volume TMPL, active, tagged TAG, grown to SIZE_MIB.
+    ``volumes``: the volume group's lvs, when the caller has just read them (each LVM command costs seconds in an
+    emulated Domain-0)."""
+    origin = _template(vg, tmpl, volumes if volumes is not None else lvs(vg) or {})
     # active at once: no activation skip flag, so no lvchange --activate after it
-    run(['lvcreate', '--yes', '--snapshot', '--setactivationskip', 'n', '--activate', 'y', '--addtag', TAG_GUEST,
+    run(['lvcreate', '--yes', '--snapshot', '--setactivationskip', 'n', '--activate', 'y', '--addtag', tag,
          '--name', disk, '%s/%s' % (vg, tmpl)])
     _grow(vg, disk, origin['size_mib'], size_mib)
 
@@ -527,27 +534,18 @@ def _sized_base(vg, tmpl, size_mib, volumes):
     SIZE_MIB with its file system, made once per size on this Domain-0 (tagged xf_base, then xf_template when it is
     finished, like a template). Guests of a size seen before are then one lvcreate: no lvextend and no resize2fs,
     which cost seconds each under emulation. A base is never booted or written after it is finished."""
-    origin = volumes.get(tmpl)
-    if origin is None or TAG_TEMPLATE not in origin['tags']:
-        raise Failure('template volume %s/%s is missing or unfinished' % (vg, tmpl))
+    origin = _template(vg, tmpl, volumes)
     if size_mib <= origin['size_mib']:
         return tmpl, volumes
     base = name('%s-%dm' % (tmpl, size_mib), 'sized base')
-    info = volumes.get(base)
-    if info is not None and TAG_TEMPLATE in info['tags']:
+    if TAG_TEMPLATE in volumes.get(base, {}).get('tags', []):
         return base, volumes
     with FileLock(base):  # guests of the same new size at once: one makes the base, the others wait for it
         volumes = lvs(vg) or {}
-        info = volumes.get(base)
-        if info is not None and TAG_TEMPLATE in info['tags']:
+        if _reset_unfinished(vg, base, volumes, finished=TAG_TEMPLATE):
             return base, volumes
-        if info is not None:
-            log('%s exists but was not finished: removing it and starting again' % base)
-            lvremove(vg, base)
         log('making %s: the template grown to %d MiB, once for every guest of that size' % (base, size_mib))
-        run(['lvcreate', '--yes', '--snapshot', '--setactivationskip', 'n', '--activate', 'y', '--addtag', TAG_BASE,
-             '--name', base, '%s/%s' % (vg, tmpl)])
-        _grow(vg, base, origin['size_mib'], size_mib)
+        _snapshot(vg, tmpl, base, size_mib, volumes, tag=TAG_BASE)
         with Mounted(device(vg, base)):
             run(['resize2fs', device(vg, base)])
         run(['lvchange', '--addtag', TAG_TEMPLATE, '%s/%s' % (vg, base)])
