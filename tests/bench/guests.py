@@ -27,6 +27,14 @@ The template is built, shipped and imported by a first provisioning that is not 
 printed as well). Goals: xen-tools / role >= 10, role / floor <= 1.5. Ratios are of figures measured side by side
 in the same run, never compared with fixed times.
 
+Rounds (--rounds, default 3): role, floor and clone are measured once per round, interleaved (role, floor, clone,
+role, floor, clone, ...), and compared by their medians; each round's figures and ratio are printed too. One figure
+of the emulated lab varies by 10-20 s from run to run (a guest's boot of 50 s took 43 to 60 s in one session, the
+other guests' timers and the other lab host share the same 2 cores), so that a single round can land on either side
+of a goal; interleaving puts a slow minute of the lab on one figure of one round, not on one path.
+Where the role's time goes is printed per round, from its log's task times: before the clone (validation, survey,
+placement, the control node's files), the clone task, xen_domain, the sshd wait and Ansible's login.
+
 usage: python3 tests/bench/guests.py -i INVENTORY [-i INVENTORY...]
 example: .venv/bin/python tests/bench/guests.py -i .lab/guests/inventory.yml
 """
@@ -69,7 +77,7 @@ class Runner(object):
 
     def step(self, step, what, extra=None, limit=None):
         self.n += 1
-        log = os.path.join(self.logdir, '%02d-%s.log' % (self.n, what.replace(' ', '-')))
+        log = os.path.join(self.logdir, '%02d-%s.log' % (self.n, what.replace(' ', '-').replace('/', '-')))
         cmd = self.base + ['-e', json.dumps(dict({'bench_step': step, 'bench_out': STEP_OUT}, **(extra or {})))]
         if limit:
             cmd += ['--limit', limit]
@@ -130,6 +138,38 @@ def login(ssh_config, host, extra=()):
         time.sleep(0.5)
 
 
+# The role's phases, from the task times in its log (call_logged stamps each line): (label, first task of the phase)
+ROLE_PHASES = (('survey, placement, control node', 'Validating arguments against arg spec'),
+               ('clone task', 'Guest | Take the lease, clone the template'),
+               ('xen_domain task', 'Guest | The domain (xenfleet.xen.xen_domain)'),
+               ('sshd wait (from the Domain-0)', 'Guest | Give the lease back and wait for the guest\'s sshd'),
+               ('login (Ansible)', 'Guest | Log in to the guest'),
+               (None, 'Guest | Wait until the guest answers over SSH'))
+
+
+def role_phases(log):
+    """Seconds of each ROLE_PHASES phase in a role step's log: from its first task's line to the next phase's."""
+    starts = {}
+    with open(log) as f:
+        for line in f:
+            if line.startswith('[') and ' s] TASK [' in line:
+                stamp, task = line[1:].split(' s] TASK [', 1)
+                for label, needle in ROLE_PHASES:
+                    if needle in task and needle not in starts:
+                        starts[needle] = float(stamp)
+    phases = {}
+    for (label, needle), (dummy, following) in zip(ROLE_PHASES, ROLE_PHASES[1:]):
+        if needle in starts and following in starts:
+            phases[label] = round(starts[following] - starts[needle], 1)
+    return phases
+
+
+def median(values):
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2.0
+
+
 def grep(log, needle):
     with open(log) as f:
         return [line.strip() for line in f if needle in line]
@@ -141,6 +181,8 @@ def main(argv=None):
     parser.add_argument('--logdir', default='/tmp/xenfleet-bench-guests')
     parser.add_argument('--out', default='/tmp/xenfleet-bench-guests.json')
     parser.add_argument('--skip-xen-tools', action='store_true', help='leave xen-tools out (quick runs)')
+    parser.add_argument('--rounds', type=int, default=3,
+                        help='rounds of role, floor and clone, interleaved; compared by their medians (default 3)')
     args = parser.parse_args(argv)
     os.makedirs(args.logdir, exist_ok=True)
     r = Runner(args.inventory, args.logdir)
@@ -160,30 +202,51 @@ def main(argv=None):
         'provision', 'first provisioning', limit=GUEST)[0]
     r.step('provision', 'delete it with its disk', absent, limit=GUEST)
 
-    results['role'], log = r.step('provision', 'role: template to SSH-ready', limit=GUEST)
-    save()
-    for line in grep(log, 'disk cloned and customised'):
-        say('  ' + line.strip('"'))
-
     # the role's ssh config for its guests, which the logins of the other paths use as well
     ssh_config = os.path.join(r.var(GUEST, 'guests_state_dir'), 'ssh_config')
+    rounds = {'role': [], 'floor': [], 'clone': []}
+    banner = {'floor': [], 'clone': []}
 
     def ready(what, figures, host=GUEST, extra=()):
         figures['phases']['login (control node)'] = round(login(ssh_config, host, extra), 1)
-        results[what] = figures['total'] + figures['phases']['login (control node)']
-        results['%s, to the banner only (not compared)' % what] = figures['total']
-        save()
         say('  %s phases: %s' % (what, figures['phases']))
+        return figures['total'] + figures['phases']['login (control node)'], figures['total']
 
-    r.step('stop', 'shut it down for the floor')
-    ready('floor', r.dom0('floor: boot the ready disk', ['floor', GUEST, GUEST_IP]))
+    def summarise():
+        for path in ('role', 'floor', 'clone'):
+            if rounds[path]:
+                results[path] = median(rounds[path])
+        for path in ('floor', 'clone'):
+            if banner[path]:
+                results['%s, to the banner only (not compared)' % path] = median(banner[path])
+        save()
 
-    r.step('unclone', 'shut it down, keep its first-boot spec and config, remove its disk')
-    with open(STEP_OUT) as f:
-        disk = json.load(f)  # what the role's disk was cloned from, and its size: the same clone again
-    clone = r.dom0('clone without Ansible', ['clone', GUEST, GUEST_IP, 'xenvg', disk['template_lv'], GUEST + '-disk',
-                                             str(disk['size_mib']), '/var/lib/xenfleet/firstboot/%s.json' % GUEST])
-    ready('clone', clone)
+    for n in range(1, args.rounds + 1):
+        tag = 'round %d of %d: ' % (n, args.rounds)
+        if n > 1:
+            r.step('provision', tag + 'delete the bench guest with its disk', absent, limit=GUEST)
+        seconds, log = r.step('provision', tag + 'role: template to SSH-ready', limit=GUEST)
+        rounds['role'].append(seconds)
+        for line in grep(log, 'disk cloned and customised'):
+            say('  ' + line.strip('"'))
+        say('  role phases: %s' % role_phases(log))
+
+        r.step('stop', tag + 'shut it down for the floor')
+        total, to_banner = ready('floor', r.dom0(tag + 'floor: boot the ready disk', ['floor', GUEST, GUEST_IP]))
+        rounds['floor'].append(total)
+        banner['floor'].append(to_banner)
+
+        r.step('unclone', tag + 'shut it down, keep its first-boot spec and config, remove its disk')
+        with open(STEP_OUT) as f:
+            disk = json.load(f)  # what the role's disk was cloned from, and its size: the same clone again
+        total, to_banner = ready('clone', r.dom0(tag + 'clone without Ansible', [
+            'clone', GUEST, GUEST_IP, 'xenvg', disk['template_lv'], GUEST + '-disk', str(disk['size_mib']),
+            '/var/lib/xenfleet/firstboot/%s.json' % GUEST]))
+        rounds['clone'].append(total)
+        banner['clone'].append(to_banner)
+        say('  %srole %.1f s, floor %.1f s, clone %.1f s: role / floor %.2f' % (
+            tag, rounds['role'][-1], rounds['floor'][-1], rounds['clone'][-1], rounds['role'][-1] / rounds['floor'][-1]))
+        summarise()
 
     # Where the role's time over the clone goes: each module task on the emulated Domain-0 starts Python and the
     # module's payload there (the role runs two for a new guest: the clone and xen_domain; the survey, the lease,
@@ -201,8 +264,9 @@ def main(argv=None):
         xt = r.dom0('xen-tools: xen-create-image (debootstrap)',
                     ['xentools', XT, XT_IP, 'bookworm', 'http://deb.debian.org/debian'])
         # its own host keys, unknown here: the bench guest's Host block (through the Domain-0) with its address
-        ready('xen-tools', xt, extra=['-o', 'HostName=' + XT_IP, '-o', 'HostKeyAlias=' + XT, '-o', 'StrictHostKeyChecking=no',
-                                      '-o', 'UserKnownHostsFile=/dev/null', '-o', 'GlobalKnownHostsFile=/dev/null'])
+        results['xen-tools'], results['xen-tools, to the banner only (not compared)'] = ready('xen-tools', xt, extra=[
+            '-o', 'HostName=' + XT_IP, '-o', 'HostKeyAlias=' + XT, '-o', 'StrictHostKeyChecking=no',
+            '-o', 'UserKnownHostsFile=/dev/null', '-o', 'GlobalKnownHostsFile=/dev/null'])
         r.step('cleanup', 'remove xen-tools\' guest')
     r.step('provision', 'delete the bench guest with its disk', absent, limit=GUEST)
 
@@ -211,7 +275,12 @@ def main(argv=None):
     print('%-62s %10s' % ('path (Debian 12 PV guest, 256 MiB, one lab host)', 'seconds'))
     for key, value in results.items():
         print('%-62s %10.1f' % (key, value))
+        if key in rounds and len(rounds[key]) > 1:
+            print('%-62s %s' % ('  (the median of these rounds)', ' '.join('%.1f' % x for x in rounds[key])))
     print()
+    if len(rounds['role']) > 1:
+        print('%-62s %s' % ('role / floor in each round', ' '.join(
+            '%.2f' % (a / b) for a, b in zip(rounds['role'], rounds['floor']))))
     ratios = [('role / floor (goal <= 1.5)', 'role', 'floor'),
               ('role / floor to the banner only (without its login)', 'role',
                'floor, to the banner only (not compared)'),
@@ -220,6 +289,8 @@ def main(argv=None):
               ('xen-tools / clone without Ansible', 'xen-tools', 'clone'),
               ('one module task / one raw task on the Domain-0', 'one module task on the Domain-0 (not a path)',
                'one raw task on the Domain-0 (not a path)')]
+    results['rounds'] = {'role': rounds['role'], 'floor': rounds['floor'], 'clone': rounds['clone']}
+    save()
     for label, a, b in ratios:
         if a in results and b in results:
             print('%-62s %10.2f' % (label, results[a] / results[b]))
