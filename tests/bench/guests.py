@@ -33,7 +33,8 @@ of the emulated lab varies by 10-20 s from run to run (a guest's boot of 50 s to
 other guests' timers and the other lab host share the same 2 cores), so that a single round can land on either side
 of a goal; interleaving puts a slow minute of the lab on one figure of one round, not on one path.
 Where the role's time goes is printed per round, from its log's task times: before the clone (validation, survey,
-placement, the control node's files), the clone task, xen_domain, the sshd wait and Ansible's login.
+placement, the guest's key), the clone task, xen_domain, the ssh files (written on the control node while the guest
+boots), the sshd wait and Ansible's login.
 
 usage: python3 tests/bench/guests.py -i INVENTORY [-i INVENTORY...]
 example: .venv/bin/python tests/bench/guests.py -i .lab/guests/inventory.yml
@@ -139,29 +140,32 @@ def login(ssh_config, host, extra=()):
 
 
 # The role's phases, from the task times in its log (call_logged stamps each line): (label, first task of the phase)
-ROLE_PHASES = (('survey, placement, control node', 'Validating arguments against arg spec'),
+ROLE_PHASES = (('survey, placement, host key', 'Validating arguments against arg spec'),
                ('clone task', 'Guest | Take the lease, clone the template'),
                ('xen_domain task', 'Guest | The domain (xenfleet.xen.xen_domain)'),
+               ('ssh files (control node, while the guest boots)', 'Guest | Pin the guest\'s host key'),
                ('sshd wait (from the Domain-0)', 'Guest | Give the lease back and wait for the guest\'s sshd'),
                ('login (Ansible)', 'Guest | Log in to the guest'),
                (None, 'Guest | Wait until the guest answers over SSH'))
 
 
 def role_phases(log):
-    """Seconds of each ROLE_PHASES phase in a role step's log: from its first task's line to the next phase's."""
+    """Seconds of each ROLE_PHASES phase in a role step's log: from its first task's line to the next phase's (a
+    phase whose task comes earlier than the one before it, as in the logs of an older task order, is left out)."""
     starts = {}
     with open(log) as f:
         for line in f:
             if line.startswith('[') and ' s] TASK [' in line:
                 stamp, task = line[1:].split(' s] TASK [', 1)
-                for label, needle in ROLE_PHASES:
+                for dummy, needle in ROLE_PHASES:
                     if needle in task and needle not in starts:
                         starts[needle] = float(stamp)
-    phases = {}
-    for (label, needle), (dummy, following) in zip(ROLE_PHASES, ROLE_PHASES[1:]):
-        if needle in starts and following in starts:
-            phases[label] = round(starts[following] - starts[needle], 1)
-    return phases
+    ordered = []
+    for label, needle in ROLE_PHASES:
+        if needle in starts and (not ordered or starts[needle] >= ordered[-1][1]):
+            ordered.append((label, starts[needle]))
+    return dict((label, round(following - start, 1))
+                for (label, start), (dummy, following) in zip(ordered, ordered[1:]))
 
 
 def median(values):
