@@ -227,6 +227,25 @@ def _vif_dict(name, vif, index, existing_macs):
     return out
 
 
+#: xl.cfg(5), "Direct Kernel Boot": an HVM guest boots a kernel directly only through QEMU's upstream device model
+#: (qemu-xen) in Domain-0 with SeaBIOS; not with a stub domain, qemu-xen-traditional or another firmware.
+HVM_DIRECT_BOOT_FIRMWARES = ('bios', 'seabios')
+
+
+def _check_hvm_direct_boot(raw):
+    """Refuse a direct kernel for an HVM guest whose raw options say it cannot boot one (xl.cfg(5))."""
+    why = None
+    if str(raw.get('device_model_version', 'qemu-xen')) != 'qemu-xen':
+        why = 'device_model_version %s' % raw['device_model_version']
+    elif str(raw.get('device_model_stubdomain_override', 0)).lower() in ('1', 'true', 'yes'):
+        why = 'a device model stub domain'
+    elif str(raw.get('firmware', raw.get('bios', 'seabios'))).lower() not in HVM_DIRECT_BOOT_FIRMWARES:
+        why = 'firmware %s' % raw.get('firmware', raw.get('bios'))
+    if why:
+        raise XlValidationError('an hvm guest boots a kernel directly only with the qemu-xen device model in Domain-0 '
+                                'and SeaBIOS (xl.cfg(5), Direct Kernel Boot), not with %s' % why)
+
+
 def desired_config(name, params, existing_cfg=None, running_config=None):
     """The xl.cfg dict for the typed options (``params`` as the module received them).
 
@@ -272,7 +291,7 @@ def desired_config(name, params, existing_cfg=None, running_config=None):
             and not any(k in (params.get('raw') or {}) for k in ('firmware', 'bootloader_args')):
         raise XlValidationError('a pv guest needs a kernel or a bootloader')
     if dtype == 'hvm' and 'kernel' in cfg:
-        raise XlValidationError('an hvm guest boots from its firmware: kernel is for pv and pvh guests')
+        _check_hvm_direct_boot(params.get('raw') or {})
     disks = params.get('disks') or []
     if disks:
         specs = [_disk_dict(d, i) for i, d in enumerate(disks)]

@@ -92,7 +92,11 @@ options:
     description: The scheduler cap, in percent of one physical CPU. V(0) means no cap. Applied live.
     type: int
   kernel:
-    description: The kernel, for direct boot (pv and pvh). An absolute path in Domain-0.
+    description:
+      - The kernel, for direct boot. An absolute path in Domain-0.
+      - An hvm guest boots a kernel directly through the qemu-xen device model in Domain-0 with SeaBIOS, the defaults
+        (xl.cfg(5), Direct Kernel Boot); with a device model stub domain, qemu-xen-traditional or another firmware
+        in O(raw) it is refused before anything runs.
     type: str
   ramdisk:
     description: The initial ramdisk for direct boot. An absolute path in Domain-0.

@@ -99,12 +99,26 @@ def test_disks_are_written_as_canonical_specs():
                            'format=empty, vdev=xvdc, access=ro, devtype=cdrom']
 
 
+@pytest.mark.parametrize('raw', [{}, {'bios': 'seabios'}, {'firmware': 'bios'}, {'device_model_version': 'qemu-xen'}])
+def test_hvm_direct_kernel_boot_through_qemu_xen_and_seabios(raw):
+    """xl.cfg(5), Direct Kernel Boot: HVM with qemu-xen and SeaBIOS (the defaults) boots a kernel directly."""
+    cfg = d.desired_config('web1', params(memory=256, type='hvm', kernel='/k/vmlinuz', ramdisk='/k/initrd.img',
+                                          extra='root=/dev/xvda ro', raw=raw))
+    assert (cfg['type'], cfg['kernel'], cfg['ramdisk'], cfg['extra']) == (
+        'hvm', '/k/vmlinuz', '/k/initrd.img', 'root=/dev/xvda ro')
+
+
 @pytest.mark.parametrize('kw, message', [
     (dict(kernel='/k'), 'memory is required'),
     (dict(memory=128), 'needs a kernel or a bootloader'),
     (dict(memory=128, maxmem=64, kernel='/k'), 'maxmem (64 MiB) is lower than memory (128 MiB)'),
     (dict(memory=128, vcpus=4, maxvcpus=2, kernel='/k'), 'maxvcpus (2) is lower than vcpus (4)'),
-    (dict(memory=128, type='hvm', kernel='/k'), 'hvm guest boots from its firmware'),
+    (dict(memory=128, type='hvm', kernel='/k', raw={'bios': 'rombios'}), 'not with firmware rombios'),
+    (dict(memory=128, type='hvm', kernel='/k', raw={'firmware': 'ovmf'}), 'not with firmware ovmf'),
+    (dict(memory=128, type='hvm', kernel='/k', raw={'device_model_version': 'qemu-xen-traditional'}),
+     'not with device_model_version qemu-xen-traditional'),
+    (dict(memory=128, type='hvm', kernel='/k', raw={'device_model_stubdomain_override': 1}),
+     'not with a device model stub domain'),
     (dict(memory=128, kernel='k'), 'must be an absolute path'),
     (dict(memory=128, kernel='/k', cpus='0-x'), 'is not a cpulist'),
     (dict(memory=128, kernel='/k', cpu_weight=0), 'scheduler weight must be between 1 and 65535'),
