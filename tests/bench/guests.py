@@ -29,9 +29,10 @@ in the same run, never compared with fixed times.
 
 Rounds (--rounds, default 3): role, floor and clone are measured once per round, interleaved (role, floor, clone,
 role, floor, clone, ...), and compared by their medians; each round's figures and ratio are printed too. One figure
-of the emulated lab varies by 10-20 s from run to run (a guest's boot of 50 s took 43 to 60 s in one session, the
-other guests' timers and the other lab host share the same 2 cores), so that a single round can land on either side
-of a goal; interleaving puts a slow minute of the lab on one figure of one round, not on one path.
+of the emulated lab moves by 10-30 s from one minute to the next, on every path at once (the same floor took 41.7
+and 79.1 s in one run; the bench host's emulated CPU is busy throughout and the control node is not, so the cause is
+inside QEMU or the lab host: QEMU's translation-cache flushes are one suspect), so that a single round can land on
+either side of a goal; interleaving puts a slow minute of the lab on one figure of one round, not on one path.
 Where the role's time goes is printed per round, from its log's task times: before the clone (validation, survey,
 placement, the guest's key), the clone task, xen_domain, the ssh files (written on the control node while the guest
 boots), the sshd wait and Ansible's login.
@@ -45,6 +46,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -104,7 +106,7 @@ class Runner(object):
             if rc != 0:
                 raise SystemExit('[bench] %s failed (rc=%d)' % (' '.join(cmd), rc))
             spent.append(time.monotonic() - t0)
-        return sorted(spent)[len(spent) // 2]
+        return statistics.median(spent)
 
     def var(self, host, name):
         """A variable of HOST as the inventory gives it (templated)."""
@@ -168,12 +170,6 @@ def role_phases(log):
                 for (label, start), (dummy, following) in zip(ordered, ordered[1:]))
 
 
-def median(values):
-    values = sorted(values)
-    mid = len(values) // 2
-    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2.0
-
-
 def grep(log, needle):
     with open(log) as f:
         return [line.strip() for line in f if needle in line]
@@ -219,10 +215,10 @@ def main(argv=None):
     def summarise():
         for path in ('role', 'floor', 'clone'):
             if rounds[path]:
-                results[path] = median(rounds[path])
+                results[path] = statistics.median(rounds[path])
         for path in ('floor', 'clone'):
             if banner[path]:
-                results['%s, to the banner only (not compared)' % path] = median(banner[path])
+                results['%s, to the banner only (not compared)' % path] = statistics.median(banner[path])
         save()
 
     for n in range(1, args.rounds + 1):
@@ -293,7 +289,7 @@ def main(argv=None):
               ('xen-tools / clone without Ansible', 'xen-tools', 'clone'),
               ('one module task / one raw task on the Domain-0', 'one module task on the Domain-0 (not a path)',
                'one raw task on the Domain-0 (not a path)')]
-    results['rounds'] = {'role': rounds['role'], 'floor': rounds['floor'], 'clone': rounds['clone']}
+    results['rounds'] = rounds
     save()
     for label, a, b in ratios:
         if a in results and b in results:
