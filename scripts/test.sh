@@ -17,7 +17,7 @@ stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(unit sanity lint molecule)
 scenarios=${XENFLEET_SCENARIOS:-dom0}
 
-passed=0 failed=0 results=()
+passed=0 failed=0 results=() digests=()
 run_stage() {  # run_stage NAME COMMAND...
   local name=$1; shift
   local start=$SECONDS
@@ -33,12 +33,42 @@ lint() {
   ansible-lint --profile production --offline
 }
 molecule_scenario() {
-  # show the lab's boot progress live while molecule creates hosts
-  mkdir -p .lab; : >> ".lab/molecule-$1.log"
+  # show the lab's boot progress live while molecule creates hosts; keep molecule's output for the failure digest
+  mkdir -p .lab/logs; : >> ".lab/molecule-$1.log"
   tail -n0 -F ".lab/molecule-$1.log" 2>/dev/null & local tailpid=$!
-  molecule test -s "$1"; local rc=$?
+  PYTHONUNBUFFERED=1 molecule test -s "$1" 2>&1 | stamp | tee ".lab/logs/test-molecule-$1.out"; local rc=${PIPESTATUS[0]}
   kill "$tailpid" 2>/dev/null; wait "$tailpid" 2>/dev/null
-  return $rc
+  [ "$rc" = 0 ] || digests+=("$1")
+  return "$rc"
+}
+stamp() {  # the seconds since the stage began in front of each play, task and handler line (where the time goes)
+  local start=$SECONDS line
+  while IFS= read -r line; do
+    case $line in
+      "PLAY ["* | "TASK ["* | "RUNNING HANDLER ["*) printf '[%5d s] %s\n' $((SECONDS - start)) "$line" ;;
+      *) printf '%s\n' "$line" ;;
+    esac
+  done
+}
+failure_digest() {  # failure_digest FILE: the first failed tasks of an Ansible log, short (a CI log shows only its tail)
+  # per failed task: the task, the host's line, and the lines of its result that say why (msg, stderr, reason, error)
+  awk '/^(\[ *[0-9]+ s\] )?TASK \[/ { task = $0 }
+       k > 0 && /^(\[ *[0-9]+ s\] )?(PLAY|TASK|RUNNING HANDLER) \[|^$/ { k = 0 }
+       k > 0 && /^ +(msg|stderr|reason|module_stderr|error): / { why = 1; key = $0; sub(/[^ ].*/, "", key) }
+       k > 0 && why && (/^ +(msg|stderr|reason|module_stderr|error): / || index($0, key " ") == 1) {
+         print "      " substr($0, 1, 160); if (--k == 0) why = 0; next }
+       k > 0 { why = 0 }
+       n < 2 && /^(fatal|failed): |^ERROR! |UNREACHABLE!/ {
+         sub(/ \*+$/, "", task); print "  " task; print "    " substr($0, 1, 300); k = 6; why = 0; n++ }
+       END { if (!n) print "  no failed task found in " FILENAME }' "$1"
+}
+consoles_digest() {  # consoles_digest LAB: the last line each lab host's serial console printed (where a boot stopped)
+  local f
+  for f in .lab/logs/"$1"/*.console.log; do
+    [ -f "$f" ] || continue
+    printf '  %s: %s\n' "$(basename "$f" .console.log)" \
+      "$(sed 's/\x1b\[[0-9;]*m//g; s/\r//g' "$f" | grep -v '^[[:space:]]*$' | tail -n 1 | cut -c1-160)"
+  done
 }
 
 for stage in "${stages[@]}"; do
@@ -54,4 +84,10 @@ done
 say "summary"
 printf '  %s\n' "${results[@]}"
 echo "stages: $passed passed, $failed failed"
+# last, so that a CI log's tail shows why: what failed, where
+for s in "${digests[@]}"; do
+  echo "molecule $s failed (whole log: .lab/logs/test-molecule-$s.out):"
+  failure_digest ".lab/logs/test-molecule-$s.out"
+  echo " last console lines:"; consoles_digest "molecule-$s"
+done
 [ "$failed" = 0 ]
