@@ -87,6 +87,15 @@ def test_group_vars_drive_the_list(tmp_path):
     assert "xen-tools" in pkgs
 
 
+@pytest.mark.parametrize("hvm, migration", [("false", "no"), ("True", "yes")])
+def test_boolean_variables_given_as_strings(tmp_path, hvm, migration):
+    # as from the command line (-e dom0_hvm=false): the roles read them through "| bool", and so does the image
+    repo = fake_repo(tmp_path, group_vars=f"dom0_hvm: '{hvm}'\ndom0_migration: '{migration}'\n")
+    pkgs = xenready.packages("bookworm-xen", repo=repo)
+    assert ("qemu-system-xen" in pkgs) is (hvm == "True")
+    assert ("openssh-server" in pkgs) is (migration == "yes")
+
+
 def test_an_undefined_variable_is_a_clear_error(tmp_path):
     repo = fake_repo(tmp_path, group_vars="dom0_hvm_firmware: \"{{ no_such_variable }}\"\n")
     with pytest.raises(LabError, match="no_such_variable"):

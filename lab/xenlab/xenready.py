@@ -89,6 +89,13 @@ def role_variables(role, major, repo=config.REPO):
     return merged
 
 
+def _ansible_bool(value):
+    """Ansible's bool filter: true for True and for 'yes', 'on', '1', 'true' (any case) and 1."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("yes", "on", "1", "true")
+
+
 class _Resolver:
     """Renders Ansible variables with Jinja (native types), resolving the variables they use on demand."""
 
@@ -98,8 +105,9 @@ class _Resolver:
         self.done = {}
         self.active = []
         self.env = jinja2.nativetypes.NativeEnvironment(undefined=jinja2.StrictUndefined)
-        # the one Ansible filter the roles' package expressions use
+        # the Ansible filters the roles' package expressions use
         self.env.filters["extract"] = lambda item, container: container[item]
+        self.env.filters["bool"] = _ansible_bool
 
     def get(self, name):
         if name in self.done:
