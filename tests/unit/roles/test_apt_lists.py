@@ -66,3 +66,22 @@ def test_the_guard_catches_a_bare_age():
     assert not GUARD.fullmatch('86400')
     assert not GUARD.fullmatch('{{ dom0_apt_cache_valid_time }}')
     assert GUARD.fullmatch('{{ 86400 if _guests_apt_lists.matched > 0 else 0 }}')
+
+
+INSTALLS = [s for s in APT_STEPS if 'name' in s[2]]
+
+
+def test_the_collection_has_installs_to_check():
+    assert len(INSTALLS) >= 6
+
+
+@pytest.mark.parametrize('path, name, args', INSTALLS, ids=lambda v: v if isinstance(v, str) else None)
+def test_an_install_tries_again_after_a_failed_download(path, name, args):
+    # a Debian mirror in the middle of its sync fails a download now and then ("Hash Sum mismatch"); one such
+    # moment must not fail a whole fleet's run
+    task = next(t for p in TASK_FILES if p.relative_to(ROOT).as_posix() == path
+                for t in _tasks(yaml.safe_load(p.read_text()) or []) if t.get('name', '?') == name)
+    register = task.get('register')
+    assert register, f'{path}: "{name}" registers no result to retry on'
+    assert str(task.get('until', '')).strip() == f'{register} is succeeded', f'{path}: "{name}" has no until'
+    assert int(task.get('retries', 0)) >= 2 and int(task.get('delay', 0)) >= 10, f'{path}: "{name}" retries too little'
