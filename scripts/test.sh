@@ -18,12 +18,14 @@ stages=("$@")
 scenarios=${XENFLEET_SCENARIOS:-dom0}
 
 passed=0 failed=0 results=() digests=()
-run_stage() {  # run_stage NAME COMMAND...
+run_stage() {  # run_stage NAME COMMAND...: the output also goes to .lab/logs/test-NAME.out (for the failure digest)
   local name=$1; shift
-  local start=$SECONDS
+  local start=$SECONDS rc
+  mkdir -p .lab/logs
   say "stage $name: $*"
-  if "$@"; then passed=$((passed + 1)); results+=("ok    $name ($((SECONDS - start)) s)")
-  else failed=$((failed + 1)); results+=("FAIL  $name ($((SECONDS - start)) s)"); fi
+  "$@" 2>&1 | tee ".lab/logs/test-${name//:/-}.out"; rc=${PIPESTATUS[0]}
+  if [ "$rc" = 0 ]; then passed=$((passed + 1)); results+=("ok    $name ($((SECONDS - start)) s)")
+  else failed=$((failed + 1)); results+=("FAIL  $name ($((SECONDS - start)) s)"); digests+=("$name"); fi
 }
 
 unit() {
@@ -33,12 +35,11 @@ lint() {
   ansible-lint --profile production --offline
 }
 molecule_scenario() {
-  # show the lab's boot progress live while molecule creates hosts; keep molecule's output for the failure digest
-  mkdir -p .lab/logs; : >> ".lab/molecule-$1.log"
+  # show the lab's boot progress live while molecule creates hosts; stamp the plays and tasks with their time
+  mkdir -p .lab; : >> ".lab/molecule-$1.log"
   tail -n0 -F ".lab/molecule-$1.log" 2>/dev/null & local tailpid=$!
-  PYTHONUNBUFFERED=1 molecule test -s "$1" 2>&1 | stamp | tee ".lab/logs/test-molecule-$1.out"; local rc=${PIPESTATUS[0]}
+  PYTHONUNBUFFERED=1 molecule test -s "$1" 2>&1 | stamp; local rc=${PIPESTATUS[0]}
   kill "$tailpid" 2>/dev/null; wait "$tailpid" 2>/dev/null
-  [ "$rc" = 0 ] || digests+=("$1")
   return "$rc"
 }
 stamp() {  # the seconds since the stage began in front of each play, task and handler line (where the time goes)
@@ -84,10 +85,13 @@ done
 say "summary"
 printf '  %s\n' "${results[@]}"
 echo "stages: $passed passed, $failed failed"
-# last, so that a CI log's tail shows why: what failed, where
-for s in "${digests[@]}"; do
-  echo "molecule $s failed (whole log: .lab/logs/test-molecule-$s.out):"
-  failure_digest ".lab/logs/test-molecule-$s.out"
-  echo " last console lines:"; consoles_digest "molecule-$s"
+# last, so that a CI log's tail shows why: what failed, where (the whole output: .lab/logs/test-STAGE.out)
+for name in "${digests[@]}"; do
+  out=".lab/logs/test-${name//:/-}.out"
+  echo "why $name failed ($out):"
+  case $name in
+    molecule:*) failure_digest "$out"; echo "  last console lines:"; consoles_digest "molecule-${name#molecule:}" ;;
+    *) grep -v '^[[:space:]]*$' "$out" | tail -n 8 | cut -c1-200 | sed 's/^/  /' ;;
+  esac
 done
 [ "$failed" = 0 ]
