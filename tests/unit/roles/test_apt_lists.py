@@ -36,12 +36,13 @@ def _tasks(node):
 
 
 def _apt_steps():
+    """(path, task name, the apt module's arguments, the whole task) for every apt step."""
     steps = []
     for path in TASK_FILES:
         for task in _tasks(yaml.safe_load(path.read_text()) or []):
             args = task.get('ansible.builtin.apt', task.get('apt'))
             if isinstance(args, dict):
-                steps.append((path.relative_to(ROOT).as_posix(), task.get('name', '?'), args))
+                steps.append((path.relative_to(ROOT).as_posix(), task.get('name', '?'), args, task))
     return steps
 
 
@@ -53,7 +54,7 @@ def test_the_collection_has_apt_steps_to_check():
     assert len([s for s in APT_STEPS if 'cache_valid_time' in s[2]]) >= 6
 
 
-@pytest.mark.parametrize('path, name, args', [s for s in APT_STEPS if 'cache_valid_time' in s[2]],
+@pytest.mark.parametrize('path, name, args', [s[:3] for s in APT_STEPS if 'cache_valid_time' in s[2]],
                          ids=lambda v: v if isinstance(v, str) else None)
 def test_cache_valid_time_falls_back_to_0_without_lists(path, name, args):
     value = str(args['cache_valid_time'])
@@ -68,19 +69,17 @@ def test_the_guard_catches_a_bare_age():
     assert GUARD.fullmatch('{{ 86400 if _guests_apt_lists.matched > 0 else 0 }}')
 
 
-INSTALLS = [s for s in APT_STEPS if 'name' in s[2]]
+INSTALLS = [(path, name, task) for path, name, args, task in APT_STEPS if 'name' in args]
 
 
 def test_the_collection_has_installs_to_check():
     assert len(INSTALLS) >= 6
 
 
-@pytest.mark.parametrize('path, name, args', INSTALLS, ids=lambda v: v if isinstance(v, str) else None)
-def test_an_install_tries_again_after_a_failed_download(path, name, args):
+@pytest.mark.parametrize('path, name, task', INSTALLS, ids=lambda v: v if isinstance(v, str) else None)
+def test_an_install_tries_again_after_a_failed_download(path, name, task):
     # a Debian mirror in the middle of its sync fails a download now and then ("Hash Sum mismatch"); one such
     # moment must not fail a whole fleet's run
-    task = next(t for p in TASK_FILES if p.relative_to(ROOT).as_posix() == path
-                for t in _tasks(yaml.safe_load(p.read_text()) or []) if t.get('name', '?') == name)
     register = task.get('register')
     assert register, f'{path}: "{name}" registers no result to retry on'
     assert str(task.get('until', '')).strip() == f'{register} is succeeded', f'{path}: "{name}" has no until'

@@ -12,6 +12,7 @@ for each of its boolean options, and its tasks, handlers, templates and private 
 
 from __future__ import annotations
 
+import functools
 import pathlib
 import re
 
@@ -51,8 +52,14 @@ def _yaml_expressions(node, key=None):
             yield match.group(1) or match.group(2)
 
 
+@functools.lru_cache(maxsize=None)
 def _expressions(role):
-    """(file, expression) for every Jinja expression of the role's tasks, handlers, vars and templates."""
+    """(file, expression) for every Jinja expression of the role's tasks, handlers, vars and templates (read once
+    per role, for all of its boolean options)."""
+    return list(_read_expressions(role))
+
+
+def _read_expressions(role):
     for path in sorted(role.glob('tasks/*.yml')) + sorted(role.glob('handlers/*.yml')) + sorted(role.glob('vars/*.yml')):
         for expression in _yaml_expressions(yaml.safe_load(path.read_text())):
             yield path, expression
